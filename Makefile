@@ -1,0 +1,42 @@
+# Two commands on a fresh machine: `make run` (the whole demo analysis) and `make test`.
+# Both set up .venv from pyproject.toml first, and reuse it while pyproject.toml is unchanged.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup run report test lint benchmark clean browser
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: setup
+	$(BIN)/snakemake --profile profiles/default
+	$(BIN)/snakemake --profile profiles/default --report results/report.html
+	$(BIN)/python -m qualflow.leaks results
+
+test: setup browser
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+benchmark: setup
+	$(BIN)/python benchmarks/bench_names.py
+	$(BIN)/python benchmarks/bench_agreement.py
+
+# The translation review page is tested in headless Chromium (Debian's package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  echo "installing Debian's chromium for the review-page browser test"; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+clean:
+	rm -rf results/* restricted .snakemake logs
+	git checkout -- results/README.md
