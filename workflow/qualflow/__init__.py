@@ -1,0 +1,1 @@
+"""qualflow: the library behind the qualflow Snakemake workflow."""

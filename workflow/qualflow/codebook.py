@@ -1,0 +1,970 @@
+"""Stage 5, codes: the coders' exported work merged into one documented coding framework.
+
+Coders work on the pseudonymised English transcripts, each in their own tool and with their own
+spelling of code names. This stage makes their work comparable and auditable:
+
+* ``config/codebook.yaml`` (themes, the deductive framework, every code with the labels coders
+  used) is checked against ``workflow/schemas/codebook.schema.yaml`` and cross-checked, with the
+  YAML line of every problem;
+* every coder label is mapped to one canonical code through the synonyms, ignoring case, spaces and
+  punctuation; an unknown label stops the run or becomes a *candidate* code (config
+  ``codes.unmapped``), so no coding is silently lost;
+* every span is mapped to the units of analysis, the participants' speaker turns (DESIGN.md, "Unit
+  of agreement"): a TSV row names its turn, a REFI-QDA selection is mapped to every turn its
+  ``[start, end)`` overlaps. A .qdpx whose source text differs from the current pseudonymised
+  transcript is an error naming coder, transcript and offset, never a silent shift;
+* the result is ``codings.tsv`` (one row per coding and unit), ``codebook.tsv`` (the framework with
+  provenance: who used each code, where, first seen), ``themes.tsv`` (deductive vs inductive per
+  theme), ``coverage.tsv`` (which coder coded which transcript: the agreement stage needs it to tell
+  "coded, code absent" from "not coded"), ``unmapped_labels.tsv``, a summary note, and REFI-QDA
+  exports for the next round of coding (``codebook.qdc`` and ``coding_packet.qdpx``).
+
+Coder memos are read but never written to results/: they are free text and may name people.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import pandas as pd
+import yaml
+from rapidfuzz import fuzz, process
+
+from qualflow.errors import InputError, Problem, raise_if
+from qualflow.refiqda import Code, Project, Source, User, read_qdpx, stable_guid, write_qdc, write_qdpx
+from qualflow.tables import load_schema, read_results_tsv, read_tsv, write_text, write_tsv
+
+__all__ = [
+    "Theme", "CodeDef", "Codebook", "Transcript", "CodingSet",
+    "normalise_label", "load_codebook", "load_transcripts", "discover_codings",
+    "read_tsv_codings", "read_qdpx_codings", "read_codings", "map_labels", "codebook_table", "themes_table",
+    "coverage_table", "summary_markdown", "export_codes", "coding_packet", "codes_stage",
+    "CODINGS_COLUMNS", "CODEBOOK_COLUMNS", "UNMAPPED_COLUMNS", "COVERAGE_COLUMNS", "THEMES_COLUMNS",
+]
+
+log = logging.getLogger("qualflow.codebook")
+
+CODINGS_COLUMNS = ["site", "transcript", "turn", "coder", "code", "theme", "origin", "label",
+                   "start", "end", "source"]
+CODEBOOK_COLUMNS = ["code", "label", "theme", "origin", "definition", "coders", "n_codings",
+                    "n_units", "n_transcripts", "n_sites", "first_seen", "introduced_by",
+                    "labels_used"]
+UNMAPPED_COLUMNS = ["coder", "label", "n", "first_file", "first_line", "suggestion", "candidate"]
+COVERAGE_COLUMNS = ["site", "transcript", "coder", "source", "n_codings", "n_units"]
+THEMES_COLUMNS = ["theme", "label", "description", "n_codes", "n_deductive", "n_inductive",
+                  "deductive", "inductive", "n_codings", "n_units", "n_transcripts"]
+
+#: Raw codings after mapping to units, before labels are mapped to codes.
+RAW_COLUMNS = ["coder", "transcript", "turn", "start", "end", "label", "label_path", "source",
+               "file", "line"]
+
+TRANSCRIPT_ID = re.compile(r"^(?P<site>[a-z][a-z0-9_]*)\.(?P<name>(?:FG|INT)[1-9][0-9]*)$")
+CODING_FILE_SUFFIXES = (".tsv", ".qdpx")
+CANDIDATE = "candidate"
+#: Theme colours in the REFI-QDA exports (ColorBrewer Dark2), so themes look the same in every tool.
+THEME_COLOURS = ["#1B9E77", "#D95F02", "#7570B3", "#E7298A", "#66A61E", "#E6AB02", "#A6761D",
+                 "#666666"]
+_FIX_CODEBOOK = "fix config/codebook.yaml"
+
+
+# =========================================================================== the codebook
+
+
+def normalise_label(label: str) -> str:
+    """The form labels are compared in: NFKC, case-folded, ``&`` read as "and", and only letters
+    and digits kept, so "Stigma - community", "stigma/community" and "STIGMA COMMUNITY" agree."""
+    text = unicodedata.normalize("NFKC", str(label)).casefold().replace("&", " and ")
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def _slug(label: str) -> str:
+    """An id for a candidate code made from a coder's label ("Team envy" -> "team_envy")."""
+    text = unicodedata.normalize("NFKC", label).casefold().replace("&", " and ")
+    return re.sub(r"[\W_]+", "_", text).strip("_")
+
+
+@dataclass(frozen=True)
+class Theme:
+    """A theme of the analysis, in reporting order."""
+
+    id: str
+    label: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CodeDef:
+    """One code: its theme, origin and the labels coders use for it."""
+
+    id: str
+    label: str
+    origin: str                 # deductive | inductive | candidate
+    theme: str                  # "" for a candidate (not yet placed in a theme)
+    definition: str
+    synonyms: tuple[str, ...] = ()
+    introduced_by: tuple[str, ...] = ()
+    line: int | None = None
+
+
+@dataclass
+class Codebook:
+    """The validated ``codebook.yaml``: themes in order, codes, and the label -> code lookup."""
+
+    path: str
+    themes: list[Theme]
+    codes: list[CodeDef]
+    framework: dict[str, list[dict]] = field(default_factory=dict)
+    lookup: dict[str, str] = field(default_factory=dict)   # normalised label -> code id
+
+    def resolve(self, label: str) -> str | None:
+        """The code a coder's label stands for, or ``None``."""
+        return self.lookup.get(normalise_label(label))
+
+    def code(self, code_id: str) -> CodeDef:
+        return next(c for c in self.codes if c.id == code_id)
+
+    def suggest(self, label: str) -> str:
+        """The closest code to an unknown label (by its synonyms), or "" if nothing is close."""
+        key = normalise_label(label)
+        if not key or not self.lookup:
+            return ""
+        choices = sorted(self.lookup)
+        best = process.extractOne(key, choices, scorer=fuzz.WRatio, score_cutoff=60)
+        return self.lookup[best[0]] if best else ""
+
+
+def _yaml_lines(node: yaml.Node, path: tuple = (), out: dict | None = None) -> dict[tuple, int]:
+    """Map each key path (``("codes", 3, "theme")``) to its 1-based line, for error messages."""
+    out = {} if out is None else out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = k.value if isinstance(k, yaml.ScalarNode) else str(k.start_mark.line)
+            out[path + (key,)] = k.start_mark.line + 1
+            _yaml_lines(v, path + (key,), out)
+            out[path + (key,)] = k.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _yaml_lines(v, path + (i,), out)
+    return out
+
+
+def _line_of(lines: dict[tuple, int], path: Sequence) -> int | None:
+    """The line of ``path``, or of its nearest ancestor that exists."""
+    p = tuple(path)
+    while p:
+        if p in lines:
+            return lines[p]
+        p = p[:-1]
+    return lines.get((), None)
+
+
+def load_codebook(path: str | Path) -> Codebook:
+    """Read and check ``codebook.yaml``; every problem is one ``path:line:`` message.
+
+    Checks the schema, then what it cannot express: unique theme and code ids, each code's theme
+    listed, each framework entry present as a deductive code (and every deductive code in the
+    framework), and no label (id, label, framework label or synonym) matching two codes.
+    """
+    spath = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise InputError(spath, None, "the codebook does not exist: create it (see config/README.md) "
+                                      "or point config key `codebook` at it") from None
+    except UnicodeDecodeError:
+        raise InputError(spath, None, "is not UTF-8: re-save it as UTF-8") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        msg = getattr(exc, "problem", None) or str(exc)
+        raise InputError(spath, line, f"is not valid YAML ({msg}): check indentation and quoting "
+                                      "around that line") from None
+    if node is None or not isinstance(data, dict):
+        raise InputError(spath, 1, "the codebook is empty or not a mapping: it needs themes, "
+                                   "framework and codes (see config/README.md)")
+    lines = _yaml_lines(node)
+
+    problems: list[Problem] = []
+    validator = jsonschema.Draft202012Validator(load_schema("codebook.schema.yaml"))
+    for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
+        problems.append(Problem(spath, _line_of(lines, err.absolute_path),
+                                f"{where}: {err.message}: {_FIX_CODEBOOK}"))
+    raise_if(problems)
+
+    themes = [Theme(t["id"], t["label"].strip(), (t.get("description") or "").strip())
+              for t in data["themes"]]
+    seen: dict[str, int] = {}
+    for i, t in enumerate(themes):
+        if t.id in seen:
+            problems.append(Problem(spath, _line_of(lines, ("themes", i, "id")),
+                                    f"theme id {t.id!r} is listed twice (first at line "
+                                    f"{seen[t.id]}): theme ids must be unique"))
+        seen.setdefault(t.id, _line_of(lines, ("themes", i, "id")))
+    theme_ids = [t.id for t in themes]
+
+    framework: dict[str, list[dict]] = {k: list(v or []) for k, v in (data.get("framework") or {}).items()}
+    fw_entries = [(part, i, e) for part, entries in framework.items() for i, e in enumerate(entries)]
+    fw_ids: dict[str, tuple] = {}
+    for part, i, e in fw_entries:
+        if e["id"] in fw_ids:
+            problems.append(Problem(spath, _line_of(lines, ("framework", part, i, "id")),
+                                    f"framework entry {e['id']!r} is listed twice"))
+        fw_ids.setdefault(e["id"], (part, i, e))
+
+    codes: list[CodeDef] = []
+    code_line: dict[str, int | None] = {}
+    for i, c in enumerate(data["codes"]):
+        line = _line_of(lines, ("codes", i, "id"))
+        if c["id"] in code_line:
+            problems.append(Problem(spath, line, f"code id {c['id']!r} is listed twice (first at "
+                                                 f"line {code_line[c['id']]}): code ids must be unique"))
+            continue
+        code_line[c["id"]] = line
+        if c["theme"] not in theme_ids:
+            problems.append(Problem(spath, _line_of(lines, ("codes", i, "theme")),
+                                    f"code {c['id']!r} has theme {c['theme']!r}, which is not "
+                                    f"under themes (known: {', '.join(theme_ids)})"))
+        if c["origin"] == "deductive" and c["id"] not in fw_ids:
+            problems.append(Problem(spath, _line_of(lines, ("codes", i, "origin")),
+                                    f"code {c['id']!r} is deductive but not in the framework: add "
+                                    "it under framework (principles or influences), or make it "
+                                    "inductive"))
+        if c["origin"] != "deductive" and c["id"] in fw_ids:
+            problems.append(Problem(spath, _line_of(lines, ("codes", i, "origin")),
+                                    f"code {c['id']!r} is in the framework, so its origin must be "
+                                    "deductive"))
+        intro = c.get("introduced_by") or ()
+        intro = (intro,) if isinstance(intro, str) else tuple(intro)
+        codes.append(CodeDef(c["id"], c["label"].strip(), c["origin"], c["theme"],
+                             " ".join(c["definition"].split()),
+                             tuple(s.strip() for s in c.get("synonyms") or ()), intro, line))
+    for fid, (part, i, _e) in fw_ids.items():
+        if fid not in code_line:
+            problems.append(Problem(spath, _line_of(lines, ("framework", part, i, "id")),
+                                    f"framework entry {fid!r} has no code under codes: add a code "
+                                    f"with id {fid} and origin deductive, with its theme"))
+
+    # Every way of naming a code must name one code only.
+    lookup: dict[str, str] = {}
+    first: dict[str, tuple[str, str, int | None]] = {}
+    for i, c in enumerate(data["codes"]):
+        if c["id"] not in code_line or code_line[c["id"]] != _line_of(lines, ("codes", i, "id")):
+            continue
+        names = [(c["id"], ("codes", i, "id")), (c["label"], ("codes", i, "label"))]
+        if c["id"] in fw_ids:
+            part, j, e = fw_ids[c["id"]]
+            names.append((e["label"], ("framework", part, j, "label")))
+        names += [(s, ("codes", i, "synonyms", k)) for k, s in enumerate(c.get("synonyms") or [])]
+        for name, where in names:
+            key = normalise_label(name)
+            line = _line_of(lines, where)
+            if not key:
+                problems.append(Problem(spath, line, f"label {name!r} of code {c['id']!r} has no "
+                                                     "letters or digits: remove it"))
+                continue
+            if key in lookup and lookup[key] != c["id"]:
+                other, other_name, other_line = first[key]
+                problems.append(Problem(spath, line, (
+                    f"label {name!r} of code {c['id']!r} also names code {other!r} ({other_name!r}, "
+                    f"line {other_line}); labels are compared ignoring case, spaces and punctuation, "
+                    f"so one label must map to one code only: remove it from one of the two")))
+                continue
+            lookup.setdefault(key, c["id"])
+            first.setdefault(key, (c["id"], name, line))
+    raise_if(problems)
+    return Codebook(spath, themes, codes, framework, lookup)
+
+
+# =========================================================================== transcripts
+
+
+@dataclass
+class Transcript:
+    """A pseudonymised English transcript: its text (the coders' source) and its turn table."""
+
+    id: str                     # <site>.<T>
+    site: str
+    name: str                   # FG2
+    tsv_path: str
+    txt_path: str
+    text: str
+    sha256: str
+    turns: pd.DataFrame         # turn (int), speaker, kind, role, text, offset_start, offset_end, unit
+
+    def turn_row(self, turn: int) -> pd.Series | None:
+        hit = self.turns.index[self.turns["turn"] == turn]
+        return self.turns.loc[hit[0]] if len(hit) else None
+
+
+def _transcript_id(path: str | Path) -> tuple[str, str]:
+    """(site, transcript) from results/pseudonymised/<site>/<T>.<lang>.<ext>."""
+    p = Path(path)
+    return p.parent.name, p.name.split(".")[0]
+
+
+def _read_source_text(path: str | Path) -> str:
+    """The exact text coders' offsets refer to: UTF-8, BOM stripped, line endings untouched."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(str(path), None, "is not UTF-8: re-run the pseudonymise stage") from None
+
+
+def _is_unit(turns: pd.DataFrame) -> pd.Series:
+    """Participants' speech turns are the units; facilitators and markers are not."""
+    kind = turns.get("kind", pd.Series("speech", index=turns.index)).astype(str)
+    speaker = turns.get("speaker", pd.Series("", index=turns.index)).astype(str)
+    if "role" in turns.columns:
+        facilitator = turns["role"].astype(str).eq("facilitator")
+    else:
+        facilitator = speaker.str.match(r"^F[0-9]+$")
+    return kind.eq("speech") & speaker.ne("") & ~facilitator
+
+
+def load_transcripts(tsv_paths: Sequence[str], txt_paths: Sequence[str]) -> dict[str, Transcript]:
+    """Pair each pseudonymised turn table with its .txt and check the turn offsets point at the
+    turn texts: every coding offset is interpreted through them."""
+    txt_by_id = {"{}.{}".format(*_transcript_id(p)): str(p) for p in txt_paths}
+    out: dict[str, Transcript] = {}
+    problems: list[Problem] = []
+    for tsv in tsv_paths:
+        site, name = _transcript_id(tsv)
+        tid = f"{site}.{name}"
+        if tid not in txt_by_id:
+            problems.append(Problem(str(tsv), None, f"no .txt beside it for {tid}: re-run the "
+                                                    "pseudonymise stage"))
+            continue
+        text = _read_source_text(txt_by_id[tid])
+        df = read_results_tsv(tsv)
+        missing = [c for c in ("turn", "speaker", "text", "kind", "offset_start", "offset_end")
+                   if c not in df.columns]
+        if missing:
+            problems.append(Problem(str(tsv), 1, f"missing column(s) {', '.join(missing)}: re-run "
+                                                 "the pseudonymise stage"))
+            continue
+        df = df.copy()
+        for col in ("turn", "offset_start", "offset_end"):
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype("Int64")
+        bad = df[["turn", "offset_start", "offset_end"]].isna().any(axis=1)
+        for i in np.flatnonzero(bad.to_numpy())[:5]:
+            problems.append(Problem(str(tsv), int(i) + 2, "turn or offsets are not whole numbers: "
+                                                          "re-run the pseudonymise stage"))
+        if bad.any():
+            continue
+        df[["turn", "offset_start", "offset_end"]] = df[["turn", "offset_start", "offset_end"]].astype("int64")
+        for i, r in enumerate(df.itertuples(index=False)):
+            if text[r.offset_start:r.offset_end] != r.text:
+                problems.append(Problem(str(tsv), i + 2, (
+                    f"turn {r.turn}: offsets {r.offset_start}-{r.offset_end} do not point at the "
+                    f"turn's text in {txt_by_id[tid]}: the two files are out of step; re-run the "
+                    "pseudonymise stage")))
+                break
+        df["unit"] = _is_unit(df)
+        out[tid] = Transcript(tid, site, name, str(tsv), txt_by_id[tid], text,
+                              hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                              df.reset_index(drop=True))
+    raise_if(problems)
+    return out
+
+
+def _natural(s: str) -> tuple:
+    return tuple((0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", s))
+
+
+def _transcript_order(transcripts: Mapping[str, Transcript], sites: Sequence[str]) -> dict[str, int]:
+    """Study order: sites as in sites.tsv (then any other), transcripts FG1 < FG2 < FG10 < INT1."""
+    rank = {s: i for i, s in enumerate(sites)}
+    keys = sorted(transcripts, key=lambda t: (rank.get(transcripts[t].site, len(rank)),
+                                              transcripts[t].site, _natural(transcripts[t].name)))
+    return {t: i for i, t in enumerate(keys)}
+
+
+# =========================================================================== codings
+
+
+@dataclass
+class CodingSet:
+    """Codings read from the coders' files, mapped to units but not yet to codes."""
+
+    raw: pd.DataFrame                                   # RAW_COLUMNS
+    coverage: list[tuple[str, str, str, str]] = field(default_factory=list)  # transcript, coder, source, file
+
+    def extend(self, other: "CodingSet") -> None:
+        self.raw = pd.concat([self.raw, other.raw], ignore_index=True) if len(other.raw) else self.raw
+        self.coverage.extend(other.coverage)
+
+
+def _empty_raw() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in RAW_COLUMNS})
+
+
+def discover_codings(codings_dir: str | Path, files: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """The coders' files as (coder, path), coder = the folder under ``codings_dir``.
+
+    A coder folder with no .tsv or .qdpx is an error (a forgotten export), as is a coding file
+    outside a coder folder (nobody to attribute it to). No ``codings_dir`` at all is allowed: the
+    stage then only writes the codebook and the coding packet for the coders to start with.
+    """
+    root = Path(codings_dir)
+    problems: list[Problem] = []
+    found: list[tuple[str, str]] = []
+    if root.is_dir():
+        for entry in sorted(root.iterdir()):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_file():
+                if entry.suffix.lower() in CODING_FILE_SUFFIXES:
+                    problems.append(Problem(str(entry), None, (
+                        "a coding file directly in the codings folder cannot be attributed to a "
+                        f"coder: move it into {root}/<coder>/ (the folder name is the coder id)")))
+                continue
+            usable = sorted(p for p in entry.iterdir()
+                            if p.is_file() and p.suffix.lower() in CODING_FILE_SUFFIXES
+                            and not p.name.startswith("."))
+            if not usable:
+                others = sorted(p.name for p in entry.iterdir() if not p.name.startswith("."))
+                hint = f" (found: {', '.join(others[:5])})" if others else " (it is empty)"
+                problems.append(Problem(str(entry), None, (
+                    f"coder folder {entry.name!r} has no codings{hint}: put the coder's "
+                    "<site>.<transcript>.tsv files or their REFI-QDA export <coder>.qdpx in it, "
+                    "or remove the folder")))
+                continue
+            for other in sorted(p for p in entry.iterdir() if p.is_file() and p not in usable
+                                and not p.name.startswith(".")):
+                log.warning("%s: ignored (codings are read from .tsv and .qdpx files only; export "
+                            "NVivo/ATLAS.ti/MAXQDA projects as REFI-QDA .qdpx)", other)
+            found += [(entry.name, str(p)) for p in usable]
+    elif files:
+        problems.append(Problem(str(root), None, "the codings folder does not exist"))
+    if files is not None:
+        listed = {str(Path(f)) for f in files}
+        have = {str(Path(p)) for _c, p in found}
+        for f in sorted(listed - have):
+            problems.append(Problem(f, None, f"is not a coding file inside a coder folder of {root}"))
+    raise_if(problems)
+    return found
+
+
+def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Transcript]) -> CodingSet:
+    """A coder's TSV (one file per transcript): every row checked against the transcript's turns."""
+    spath = str(path)
+    df = read_tsv(path, "codings.schema.yaml", allow_empty=True)
+    stem = Path(path).name[: -len(".tsv")]
+    file_tid = None
+    problems: list[Problem] = []
+    if TRANSCRIPT_ID.match(stem):
+        if stem not in transcripts:
+            raise InputError(spath, None, (
+                f"the file is named for transcript {stem!r}, which does not exist (known: "
+                f"{_known(transcripts)}): rename the file <site>.<transcript>.tsv"))
+        file_tid = stem
+    rows: list[dict] = []
+    covered: list[str] = [file_tid] if file_tid else []
+    for r in df.to_dict("records"):
+        line = r["_line"]
+        tid = r["transcript"]
+        if tid not in transcripts:
+            problems.append(Problem(spath, line, (
+                f"transcript {tid!r} does not exist (known: {_known(transcripts)}): use "
+                "<site>.<transcript> as in results/pseudonymised/<site>/<transcript>.en.tsv")))
+            continue
+        if file_tid and tid != file_tid:
+            problems.append(Problem(spath, line, (
+                f"the row names transcript {tid!r} but the file is {file_tid}'s: move the row to "
+                f"{tid}.tsv or correct the transcript")))
+            continue
+        t = transcripts[tid]
+        turn = int(r["turn"])
+        row = t.turn_row(turn)
+        if row is None:
+            problems.append(Problem(spath, line, (
+                f"turn {turn} does not exist in {tid} (it has turns {int(t.turns['turn'].min())}-"
+                f"{int(t.turns['turn'].max())}): check the turn number against "
+                f"{t.tsv_path}")))
+            continue
+        n = len(row["text"])
+        s, e = r.get("start", ""), r.get("end", "")
+        if (s == "") != (e == ""):
+            problems.append(Problem(spath, line, "give both start and end, or neither (the whole "
+                                                 "turn)"))
+            continue
+        start, end = (0, n) if s == "" else (int(s), int(e))
+        if start >= end or end > n:
+            problems.append(Problem(spath, line, (
+                f"coder {coder}: span {start}-{end} in {tid} turn {turn} is "
+                f"{'empty or reversed' if start >= end else 'past the end of the turn'} (the turn "
+                f"text is {n} characters long; end is exclusive): the transcript changed after "
+                "coding, or the offsets are wrong; re-check the coding against the current "
+                "transcript")))
+            continue
+        quoted = r.get("text", "")
+        if quoted and row["text"][start:end] != quoted:
+            off = _first_difference(row["text"][start:end], quoted)
+            problems.append(Problem(spath, line, (
+                f"coder {coder}: the coded text no longer matches {tid} turn {turn} at offset "
+                f"{start + off} (transcript: {row['text'][start + off:start + off + 30]!r}, "
+                f"coding: {quoted[off:off + 30]!r}): the transcript changed after coding; re-code "
+                "this span on the current transcript")))
+            continue
+        if tid not in covered:
+            covered.append(tid)
+        if not bool(row["unit"]):
+            what = "a transcription marker" if row["kind"] != "speech" else \
+                f"a facilitator turn ({row['speaker']})"
+            log.warning("%s:%s: coder %s coded %s turn %s, %s, not a unit of analysis: dropped",
+                        spath, line, coder, tid, turn, what)
+            continue
+        rows.append({"coder": coder, "transcript": tid, "turn": turn, "start": start, "end": end,
+                     "label": r["code"], "label_path": "", "source": "tsv", "file": spath,
+                     "line": line})
+    raise_if(problems)
+    raw = pd.DataFrame(rows, columns=RAW_COLUMNS) if rows else _empty_raw()
+    return CodingSet(raw, [(tid, coder, "tsv", spath) for tid in covered])
+
+
+def _known(transcripts: Mapping[str, Transcript]) -> str:
+    ids = sorted(transcripts)
+    return ", ".join(ids[:6]) + (", ..." if len(ids) > 6 else "")
+
+
+def _first_difference(a: str, b: str) -> int:
+    """Offset of the first character where two texts differ (the shorter length if one is a prefix)."""
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def _source_transcript(name: str, text_sha: str, transcripts: Mapping[str, Transcript]) -> str | None:
+    """Which transcript a .qdpx source is: by name (``kampala.FG2``, with or without ``.en``/``.txt``),
+    else by identical text."""
+    n = name.strip()
+    for suffix in (".txt", ".en"):
+        if n.lower().endswith(suffix):
+            n = n[: -len(suffix)]
+    if n in transcripts:
+        return n
+    same = [t for t in sorted(transcripts) if transcripts[t].sha256 == text_sha]
+    return same[0] if len(same) == 1 else None
+
+
+PATH_SEP = " > "
+
+
+def _code_paths(codes: Sequence[Code]) -> dict[str, tuple[str, str]]:
+    """code guid -> (name, "parent > child" path): NVivo nodes may only make sense with their
+    parent (a node "community" under "Stigma")."""
+    by_guid = {c.guid: c for c in codes}
+    out = {}
+    for c in codes:
+        parts, cur, seen = [c.name], c, {c.guid}
+        while cur.parent and cur.parent in by_guid and cur.parent not in seen:
+            cur = by_guid[cur.parent]
+            seen.add(cur.guid)
+            parts.append(cur.name)
+        out[c.guid] = (c.name, PATH_SEP.join(reversed(parts)))
+    return out
+
+
+def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Transcript]) -> CodingSet:
+    """A coder's REFI-QDA export: sources matched to transcripts, texts verified, spans to units.
+
+    The coder of a coding is its ``creatingUser`` (the coding's, else the selection's); codings
+    without one belong to the folder's coder. Each source counts as coded by every coder with
+    codings in the file.
+    """
+    spath = str(path)
+    project = read_qdpx(path)
+    users = {u.name for u in project.users}
+    paths = _code_paths(project.codes)
+    by_source: dict[str, list] = {}
+    for c in project.codings:
+        by_source.setdefault(c.source, []).append(c)
+
+    problems: list[Problem] = []
+    rows: list[dict] = []
+    mapped_sources: list[tuple[str, str]] = []        # (source guid, transcript)
+    warned_users: set[str] = set()
+    for s in project.sources:
+        sha = hashlib.sha256(s.text.encode("utf-8")).hexdigest()
+        tid = _source_transcript(s.name, sha, transcripts)
+        codings = by_source.get(s.guid, [])
+        if tid is None:
+            if codings:
+                problems.append(Problem(spath, None, (
+                    f"coder {coder}: source {s.name!r} is not a transcript of this study (known: "
+                    f"{_known(transcripts)}) and its text matches none: name sources "
+                    "<site>.<transcript> as in the coding packet, or import the coding packet "
+                    "results/codes/coding_packet.qdpx and code there")))
+            else:
+                log.warning("%s: source %r is not a study transcript and has no codings: ignored",
+                            spath, s.name)
+            continue
+        t = transcripts[tid]
+        if sha != t.sha256:
+            off = _first_difference(s.text, t.text)
+            affected = sorted((c for c in codings if c.end > off), key=lambda c: (c.start, c.end))
+            who = sorted({(c.coder if c.coder in users else coder) for c in codings} or {coder})
+            hint = ""
+            if s.text.replace("\r\n", "\n") == t.text:
+                hint = " (only the line endings differ: the tool saved CRLF)"
+            first = (f"; the first coding affected starts at {affected[0].start}" if affected else "")
+            problems.append(Problem(spath, None, (
+                f"coder {', '.join(who)}: source {s.name!r} ({tid}) differs from {t.txt_path} at "
+                f"offset {off}{hint} (coded: {s.text[off:off + 30]!r}, current: "
+                f"{t.text[off:off + 30]!r}){first}: the transcript changed after coding, so the "
+                f"offsets would point at the wrong text; re-import the current transcript and "
+                "re-apply the codings from that offset on")))
+            continue
+        mapped_sources.append((s.guid, tid))
+        os_ = t.turns["offset_start"].to_numpy()
+        oe_ = t.turns["offset_end"].to_numpy()
+        for c in sorted(codings, key=lambda c: (c.start, c.end, c.code)):
+            who = c.coder if c.coder in users else None
+            if c.coder is not None and who is None and c.coder not in warned_users:
+                warned_users.add(c.coder)
+                log.warning("%s: creatingUser %r is not among the project's users: its codings "
+                            "are attributed to %s", spath, c.coder, coder)
+            who = who or coder
+            name, cpath = paths.get(c.code, ("", ""))
+            if c.start >= c.end:
+                log.warning("%s: coder %s coded an empty span at %s in %s with %r: dropped",
+                            spath, who, c.start, tid, name)
+                continue
+            hit = np.flatnonzero((os_ < c.end) & (oe_ > c.start))
+            units = [i for i in hit if bool(t.turns.at[i, "unit"])]
+            if not units:
+                what = ("only facilitator or marker turns "
+                        f"({', '.join(str(int(t.turns.at[i, 'turn'])) for i in hit)})" if len(hit)
+                        else "no turn text (a speaker label, front matter or blank lines)")
+                log.warning("%s: coder %s coded %s [%s, %s) with %r, which covers %s: dropped",
+                            spath, who, tid, c.start, c.end, name, what)
+                continue
+            for i in units:
+                rows.append({"coder": who, "transcript": tid, "turn": int(t.turns.at[i, "turn"]),
+                             "start": int(max(c.start, os_[i]) - os_[i]),
+                             "end": int(min(c.end, oe_[i]) - os_[i]),
+                             "label": name, "label_path": cpath, "source": "qdpx", "file": spath,
+                             "line": None})
+    raise_if(problems)
+    raw = pd.DataFrame(rows, columns=RAW_COLUMNS) if rows else _empty_raw()
+    coders = sorted(set(raw["coder"])) or [coder]
+    tids = list(dict.fromkeys(tid for _g, tid in mapped_sources))
+    return CodingSet(raw, [(tid, who, "qdpx", spath) for tid in tids for who in coders])
+
+
+def read_codings(files: Sequence[tuple[str, str]], transcripts: Mapping[str, Transcript]) -> CodingSet:
+    """Every coder's files, with the problems of all files reported together."""
+    out = CodingSet(_empty_raw(), [])
+    problems: list[Problem] = []
+    for coder, path in files:
+        reader = read_qdpx_codings if path.lower().endswith(".qdpx") else read_tsv_codings
+        try:
+            out.extend(reader(path, coder, transcripts))
+        except InputError as e:
+            problems.extend(e.problems)
+    raise_if(problems)
+    return out
+
+
+# =========================================================================== labels -> codes
+
+
+def map_labels(raw: pd.DataFrame, codebook: Codebook, unmapped: str = "fail",
+               ) -> tuple[pd.DataFrame, pd.DataFrame, list[CodeDef]]:
+    """Give each raw coding its canonical code, theme and origin.
+
+    Returns the mapped codings, the unmapped labels table and the candidate codes made from them
+    (``unmapped="candidate"``); with ``unmapped="fail"`` an unknown label is an InputError naming
+    the file and line where it is first used, with the closest code as a suggestion.
+    """
+    if unmapped not in ("fail", CANDIDATE):
+        raise ValueError(f"unmapped must be 'fail' or 'candidate', not {unmapped!r}")
+    df = raw.copy()
+    codes, labels = [], []
+    for label, lpath in zip(df["label"], df["label_path"]):
+        code, used = codebook.resolve(label), label
+        parts = lpath.split(PATH_SEP) if isinstance(lpath, str) and lpath else []
+        # A nested node's own name first, then with its parent, grandparent, ... prepended.
+        for k in range(2, len(parts) + 1):
+            if code is not None:
+                break
+            cand = PATH_SEP.join(parts[-k:])
+            if codebook.resolve(cand) is not None:
+                code, used = codebook.resolve(cand), cand
+        codes.append(code)
+        labels.append(used)
+    df["code"] = pd.Series(codes, index=df.index, dtype="object")
+    df["label"] = labels
+
+    miss = df[df["code"].isna()].copy()
+    problems: list[Problem] = []
+    unmapped_rows: list[dict] = []
+    candidates: dict[str, CodeDef] = {}
+    if len(miss):
+        miss["_key"] = miss["label"].map(normalise_label)
+        miss["_line_sort"] = pd.to_numeric(miss["line"], errors="coerce").fillna(0)
+        miss = miss.sort_values(["coder", "_key", "file", "_line_sort"], kind="stable")
+        for (coder, key), g in miss.groupby(["coder", "_key"], sort=True):
+            first = g.iloc[0]
+            label = first["label"]
+            suggestion = codebook.suggest(label)
+            line = None if pd.isna(first["line"]) or first["line"] in ("", None) else int(first["line"])
+            if not key:
+                problems.append(Problem(first["file"], line, (
+                    f"coder {coder}: label {label!r} has no letters or digits: give the coding a "
+                    "code name")))
+                continue
+            cand = ""
+            if unmapped == CANDIDATE:
+                cand = _slug(label)
+                if cand not in candidates:
+                    candidates[cand] = CodeDef(cand, label, CANDIDATE, "", "candidate code from "
+                                               "an unmapped coder label; review it and add it to "
+                                               "config/codebook.yaml", (label,), (), None)
+            unmapped_rows.append({"coder": coder, "label": label, "n": len(g),
+                                  "first_file": first["file"], "first_line": line,
+                                  "suggestion": suggestion, "candidate": cand})
+            if unmapped == "fail":
+                hint = (f"did you mean {codebook.code(suggestion).label!r} ({suggestion})? add "
+                        f"{label!r} to its synonyms" if suggestion else
+                        f"add {label!r} to the synonyms of the right code")
+                in_code = "" if line is not None else (f" (code {label!r} in the project)")
+                problems.append(Problem(first["file"], line, (
+                    f"coder {coder}: label {label!r}{in_code} ({len(g)} coding(s)) matches no code "
+                    f"in {codebook.path}: {hint}, or set codes.unmapped: candidate to keep it as "
+                    "a candidate code")))
+        raise_if(problems)
+        for cand in candidates.values():
+            log.warning("candidate code %r from unmapped label %r: review it in unmapped_labels.tsv",
+                        cand.id, cand.label)
+        keys = df["code"].isna()
+        df.loc[keys, "code"] = df.loc[keys, "label"].map(lambda lab: _slug(lab))
+    theme = {c.id: c.theme for c in codebook.codes}
+    origin = {c.id: c.origin for c in codebook.codes}
+    df["theme"] = df["code"].map(lambda c: theme.get(c, ""))
+    df["origin"] = df["code"].map(lambda c: origin.get(c, CANDIDATE))
+    um = pd.DataFrame(unmapped_rows, columns=UNMAPPED_COLUMNS)
+    um["first_line"] = um["first_line"].astype("Int64")
+    um["n"] = um["n"].astype("int64")
+    return df, um, list(candidates.values())
+
+
+# =========================================================================== tables
+
+
+def _finish_codings(df: pd.DataFrame, transcripts: Mapping[str, Transcript],
+                    order: Mapping[str, int]) -> pd.DataFrame:
+    """codings.tsv: exact duplicates once (the same span from two files), in study order."""
+    out = df.copy()
+    out["site"] = out["transcript"].map(lambda t: transcripts[t].site)
+    for col in ("turn", "start", "end"):
+        out[col] = out[col].astype("int64")
+    out["_t"] = out["transcript"].map(order)
+    out = out.sort_values(["_t", "turn", "coder", "code", "start", "end", "source", "label"],
+                          kind="stable")
+    out = out.drop_duplicates(["transcript", "turn", "coder", "code", "start", "end"])
+    return out[CODINGS_COLUMNS].reset_index(drop=True)
+
+
+def _join(values) -> str:
+    return ";".join(sorted(dict.fromkeys(str(v) for v in values if str(v))))
+
+
+def codebook_table(codebook: Codebook, codings: pd.DataFrame, candidates: Sequence[CodeDef],
+                   order: Mapping[str, int]) -> pd.DataFrame:
+    """The final framework with provenance, codes in theme order (candidates last)."""
+    theme_rank = {t.id: i for i, t in enumerate(codebook.themes)}
+    codes = sorted(codebook.codes, key=lambda c: theme_rank[c.theme]) + list(candidates)
+    rows = []
+    for c in codes:
+        g = codings[codings["code"] == c.id]
+        coders = _join(g["coder"])
+        first = min(g["transcript"], key=lambda t: order[t]) if len(g) else ""
+        if c.introduced_by:
+            intro = ";".join(c.introduced_by)
+        elif c.origin != "deductive":
+            intro = coders
+        else:
+            intro = ""
+        used = sorted({(lab, who) for lab, who in zip(g["label"], g["coder"])},
+                      key=lambda x: (x[1], normalise_label(x[0]), x[0]))
+        rows.append({
+            "code": c.id, "label": c.label, "theme": c.theme, "origin": c.origin,
+            "definition": c.definition, "coders": coders, "n_codings": len(g),
+            "n_units": len(g.drop_duplicates(["transcript", "turn"])),
+            "n_transcripts": g["transcript"].nunique(), "n_sites": g["site"].nunique(),
+            "first_seen": first, "introduced_by": intro,
+            "labels_used": "; ".join(f"{lab} ({who})" for lab, who in used),
+        })
+    return pd.DataFrame(rows, columns=CODEBOOK_COLUMNS)
+
+
+def themes_table(codebook: Codebook, book: pd.DataFrame, codings: pd.DataFrame) -> pd.DataFrame:
+    """Per theme: how many codes are deductive vs inductive, and who introduced each inductive one."""
+    rows = []
+    for t in codebook.themes:
+        b = book[book["theme"] == t.id]
+        ded = b[b["origin"] == "deductive"]
+        ind = b[b["origin"] == "inductive"]
+        g = codings[codings["theme"] == t.id]
+        rows.append({
+            "theme": t.id, "label": t.label, "description": t.description,
+            "n_codes": len(b), "n_deductive": len(ded), "n_inductive": len(ind),
+            "deductive": ";".join(ded["code"]),
+            "inductive": ";".join(f"{r.code} ({r.introduced_by or 'unused'})"
+                                  for r in ind.itertuples()),
+            "n_codings": len(g), "n_units": len(g.drop_duplicates(["transcript", "turn"])),
+            "n_transcripts": g["transcript"].nunique(),
+        })
+    return pd.DataFrame(rows, columns=THEMES_COLUMNS)
+
+
+def coverage_table(coverage: Sequence[tuple[str, str, str, str]], codings: pd.DataFrame,
+                   transcripts: Mapping[str, Transcript], order: Mapping[str, int]) -> pd.DataFrame:
+    """Which coder coded which transcript, from which kind of file, and how much they coded.
+
+    A coder listed here for a transcript but without codings on a turn means "absent", not missing.
+    """
+    seen: dict[tuple[str, str], set[str]] = {}
+    for tid, coder, source, _file in coverage:
+        seen.setdefault((tid, coder), set()).add(source)
+    rows = []
+    for (tid, coder), sources in seen.items():
+        g = codings[(codings["transcript"] == tid) & (codings["coder"] == coder)]
+        rows.append({"site": transcripts[tid].site, "transcript": tid, "coder": coder,
+                     "source": ";".join(sorted(sources)), "n_codings": len(g),
+                     "n_units": g["turn"].nunique(), "_t": order[tid]})
+    out = pd.DataFrame(rows, columns=COVERAGE_COLUMNS + ["_t"])
+    out = out.sort_values(["_t", "coder"], kind="stable").drop(columns="_t")
+    return out.reset_index(drop=True)
+
+
+def summary_markdown(codebook: Codebook, themes: pd.DataFrame, book: pd.DataFrame,
+                     coverage: pd.DataFrame, codings: pd.DataFrame, unmapped: pd.DataFrame) -> str:
+    """The note for the analysts: framework per theme, who introduced what, who coded what."""
+    out = ["# Coding framework", "",
+           f"{len(book[book['origin'] == 'deductive'])} deductive codes (the framework), "
+           f"{len(book[book['origin'] == 'inductive'])} inductive codes, "
+           f"{len(book[book['origin'] == CANDIDATE])} candidate codes; "
+           f"{len(codings)} codings by {codings['coder'].nunique()} coder(s) on "
+           f"{codings.drop_duplicates(['transcript', 'turn']).shape[0]} units in "
+           f"{codings['transcript'].nunique()} transcripts.", "",
+           "## Codes per theme", "",
+           "| theme | deductive | inductive | inductive codes (introduced by) |",
+           "|---|---:|---:|---|"]
+    for r in themes.itertuples():
+        ind = ", ".join(f"{x.code} ({x.introduced_by or 'unused'})"
+                        for x in book[(book["theme"] == r.theme) & (book["origin"] == "inductive")].itertuples())
+        out.append(f"| {r.label} | {r.n_deductive} | {r.n_inductive} | {ind} |")
+    out += ["", "## Coders", "", "| coder | transcripts | codings | units |", "|---|---:|---:|---:|"]
+    for coder, g in coverage.groupby("coder", sort=True):
+        c = codings[codings["coder"] == coder]
+        out.append(f"| {coder} | {len(g)} | {len(c)} | {len(c.drop_duplicates(['transcript', 'turn']))} |")
+    double = coverage.groupby("transcript")["coder"].nunique()
+    double = sorted(double[double >= 2].index)
+    out += ["", f"Transcripts coded by two or more coders: {', '.join(double) or 'none'}."]
+    unused = book[(book["n_codings"] == 0) & (book["origin"] != CANDIDATE)]["code"].tolist()
+    if unused:
+        out += ["", f"Codes no coder used: {', '.join(unused)}."]
+    if len(unmapped):
+        out += ["", "## Unmapped labels", "",
+                "| coder | label | n | candidate | closest code |", "|---|---|---:|---|---|"]
+        for r in unmapped.itertuples():
+            out.append(f"| {r.coder} | {r.label} | {r.n} | {r.candidate} | {r.suggestion} |")
+    return "\n".join(out) + "\n"
+
+
+# =========================================================================== REFI-QDA exports
+
+
+def export_codes(codebook: Codebook) -> list[Code]:
+    """The codebook as REFI-QDA codes: each theme a non-codable parent, its codes beneath it."""
+    out: list[Code] = []
+    for i, t in enumerate(codebook.themes):
+        tg = stable_guid("qualflow-theme", t.id)
+        colour = THEME_COLOURS[i % len(THEME_COLOURS)]
+        out.append(Code(tg, t.label, None, t.description, colour, False))
+        for c in codebook.codes:
+            if c.theme == t.id:
+                desc = f"{c.definition} [{c.origin}; id {c.id}]"
+                out.append(Code(stable_guid("qualflow-code", c.id), c.label, tg, desc, colour, True))
+    return out
+
+
+def coding_packet(codebook: Codebook, transcripts: Mapping[str, Transcript], coders: Sequence[str],
+                  order: Mapping[str, int]) -> Project:
+    """What coders import to start coding: every transcript, the codebook and the coders, no codings.
+
+    Source GUIDs include the text hash, so a corrected transcript is a new source in the coders'
+    tools rather than silently replacing the one their offsets refer to.
+    """
+    sources = [Source(stable_guid("qualflow-source", tid, transcripts[tid].sha256), tid,
+                      transcripts[tid].text)
+               for tid in sorted(transcripts, key=lambda t: order[t])]
+    users = [User(stable_guid("qualflow-user", c), c) for c in sorted(set(coders))]
+    return Project(name="qualflow coding packet", origin="qualflow", users=users,
+                   codes=export_codes(codebook), sources=sources, codings=[])
+
+
+# =========================================================================== the stage
+
+
+def _site_order(sites: str | Path | None) -> list[str]:
+    if not sites:
+        return []
+    df = read_tsv(sites)
+    return list(df["site"]) if "site" in df.columns else []
+
+
+def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence[str],
+                transcripts_txt: Sequence[str], codings_dir: str, unmapped: str,
+                outputs: Mapping[str, str], sites: str | None = None) -> None:
+    """Rule ``codes``: read and check everything, then write every output (nothing on failure).
+
+    ``outputs`` keys: codings, codebook, unmapped, coverage, themes, summary, qdc, packet.
+    """
+    book = load_codebook(codebook)
+    order_sites = _site_order(sites)
+    transcripts = load_transcripts(transcripts_tsv, transcripts_txt)
+    order = _transcript_order(transcripts, order_sites)
+    files = discover_codings(codings_dir, codings)
+    if not files:
+        log.warning("no codings under %s: writing the codebook and the coding packet only",
+                    codings_dir)
+    read = read_codings(files, transcripts)
+    mapped, um, candidates = map_labels(read.raw, book, unmapped)
+    codings_df = _finish_codings(mapped, transcripts, order)
+    book_df = codebook_table(book, codings_df, candidates, order)
+    themes_df = themes_table(book, book_df, codings_df)
+    coverage_df = coverage_table(read.coverage, codings_df, transcripts, order)
+    note = summary_markdown(book, themes_df, book_df, coverage_df, codings_df, um)
+    coders = sorted(set(coverage_df["coder"]))
+    packet = coding_packet(book, transcripts, coders, order)
+
+    write_tsv(codings_df, outputs["codings"])
+    write_tsv(book_df, outputs["codebook"])
+    write_tsv(um, outputs["unmapped"])
+    write_tsv(coverage_df, outputs["coverage"])
+    write_tsv(themes_df, outputs["themes"])
+    write_text(note, outputs["summary"])
+    write_qdc(outputs["qdc"], export_codes(book))
+    write_qdpx(outputs["packet"], packet)
+    for r in coverage_df.itertuples():
+        log.info("%s: %s coded %d units (%d codings)", r.transcript, r.coder, r.n_units, r.n_codings)
+    log.info("%d codings, %d codes used, %d unmapped labels", len(codings_df),
+             int((book_df["n_codings"] > 0).sum()), len(um))

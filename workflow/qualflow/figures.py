@@ -1,0 +1,250 @@
+"""Figures of stage 8: themes by income setting and by site, drawn from theme_matrix.tsv only.
+
+Design choices, and why:
+
+* **Colour-blind safe and greyscale-readable.** Settings use the Okabe–Ito orange (light) and blue
+  (dark), so they differ in lightness as well as hue; low-income bars are also hatched, and every
+  bar carries its count ("7/9"), so the figure survives a black-and-white printer. The heatmap uses
+  ``cividis`` (designed for colour-vision deficiency, lightness rises monotonically) and prints each
+  cell's numbers, in black or white by the cell's lightness.
+* **The plotted numbers are returned.** Each ``plot_*`` function returns ``(figure, data)``; the
+  tests compare ``data`` with the matrix and read the labels back from the SVG, so a figure cannot
+  silently disagree with the table it illustrates. Text is kept as ``<text>`` in the SVG
+  (``svg.fonttype: none``): searchable, and checkable.
+* **Byte-identical re-runs.** No pyplot global state (figures are plain ``Figure`` objects drawn
+  by Agg), a fixed ``svg.hashsalt``, and no dates or software versions in the file metadata.
+"""
+from __future__ import annotations
+
+import io
+import textwrap
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from .tables import atomic_write, read_results_tsv
+
+__all__ = [
+    "OKABE_ITO", "SETTING_STYLE", "RC", "read_matrix", "income_data", "site_data",
+    "plot_themes_by_income", "plot_themes_by_site", "figure_bytes", "save_figure", "write_figures",
+]
+
+#: Okabe & Ito (2008) colour-blind-safe palette.
+OKABE_ITO = {"orange": "#E69F00", "sky_blue": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
+             "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "black": "#000000"}
+#: One style per setting: light hatched orange vs dark plain blue (distinct in greyscale too).
+SETTING_STYLE = {
+    "low-income": {"color": OKABE_ITO["orange"], "hatch": "///", "label": "Low-income settings"},
+    "high-income": {"color": OKABE_ITO["blue"], "hatch": "", "label": "High-income settings"},
+}
+_EXTRA_STYLES = [{"color": OKABE_ITO["green"], "hatch": "xx"}, {"color": OKABE_ITO["purple"], "hatch": ".."}]
+HEATMAP_CMAP = "cividis"
+#: Deterministic output and real text in the SVG.
+RC = {"svg.hashsalt": "qualflow", "svg.fonttype": "none", "font.family": "DejaVu Sans",
+      "font.size": 9, "hatch.linewidth": 0.8, "axes.spines.top": False, "axes.spines.right": False}
+DPI = 300
+INT_COLUMNS = ["theme_number", "coded_units", "transcripts", "transcripts_total", "participants",
+               "participants_total", "participant_words"]
+MEASURES = {"transcripts": "Transcripts", "participants": "Participants"}
+
+
+def read_matrix(path: str | Path) -> pd.DataFrame:
+    """theme_matrix.tsv with its counts as integers and the rate as a float (NaN when empty)."""
+    df = read_results_tsv(path)
+    for col in INT_COLUMNS:
+        df[col] = df[col].astype("int64")
+    df["units_per_1000_words"] = pd.to_numeric(df["units_per_1000_words"].replace("", np.nan))
+    return df
+
+
+def _style(setting: str, settings: list[str]) -> dict:
+    if setting in SETTING_STYLE:
+        return SETTING_STYLE[setting]
+    extra = [s for s in settings if s not in SETTING_STYLE]
+    return {**_EXTRA_STYLES[extra.index(setting) % len(_EXTRA_STYLES)], "label": setting}
+
+
+def _theme_labels(matrix: pd.DataFrame, width: int = 24) -> list[str]:
+    themes = matrix.drop_duplicates("theme").sort_values("theme_number")
+    return [textwrap.fill(f"{n}. {l}", width) for n, l in zip(themes["theme_number"], themes["theme_label"])]
+
+
+# --------------------------------------------------------------------------------------------
+# themes by income setting
+# --------------------------------------------------------------------------------------------
+
+def income_data(matrix: pd.DataFrame) -> pd.DataFrame:
+    """What the income figure plots: per theme, setting and measure, count / total and the share.
+
+    Taken from the matrix's ``level == "setting"`` rows, in theme then setting order as stored.
+    """
+    rows = matrix[matrix["level"] == "setting"]
+    out = []
+    for measure in MEASURES:
+        part = rows[["theme_number", "theme", "theme_label", "setting"]].copy()
+        part.insert(0, "measure", measure)
+        part["count"] = rows[measure].astype("int64").to_numpy()
+        part["total"] = rows[f"{measure}_total"].astype("int64").to_numpy()
+        out.append(part)
+    df = pd.concat(out, ignore_index=True)
+    df["share"] = np.where(df["total"] > 0, df["count"] / df["total"].where(df["total"] > 0, 1), 0.0)
+    df["label"] = [f"{c}/{t}" for c, t in zip(df["count"], df["total"])]
+    return df.reset_index(drop=True)
+
+
+def plot_themes_by_income(matrix: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
+    """Two panels (transcripts, participants): share mentioning each theme, low- vs high-income."""
+    data = income_data(matrix)
+    settings = list(dict.fromkeys(data["setting"]))
+    themes = list(dict.fromkeys(data.sort_values("theme_number")["theme"]))
+    n_t, n_s = len(themes), len(settings)
+    height = 0.8 / max(n_s, 1)
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(7.5, 1.2 + 0.62 * n_t * max(n_s, 2) / 2), layout="constrained")
+        axes = fig.subplots(1, 2, sharey=True)
+        for ax, (measure, title) in zip(axes, MEASURES.items()):
+            d = data[data["measure"] == measure]
+            for j, setting in enumerate(settings):
+                st = _style(setting, settings)
+                ds = d[d["setting"] == setting].set_index("theme").reindex(themes)
+                y = np.arange(n_t) + (j - (n_s - 1) / 2) * height
+                ax.barh(y, ds["share"] * 100, height=height * 0.92, color=st["color"], hatch=st["hatch"],
+                        edgecolor="#222222", linewidth=0.6, label=st["label"])
+                for yy, share, theme, lab in zip(y, ds["share"], themes, ds["label"]):
+                    ax.text(share * 100 + 1.5, yy, lab, va="center", ha="left", fontsize=7.5,
+                            gid=f"count:{measure}:{setting}:{theme}")
+            ax.set_xlim(0, 118)
+            ax.set_xticks([0, 25, 50, 75, 100])
+            ax.set_xlabel(f"{title} mentioning the theme (%)")
+            ax.set_title(f"{title}", loc="left", fontweight="bold")
+            ax.xaxis.grid(True, color="#dddddd", linewidth=0.6)
+            ax.set_axisbelow(True)
+            ax.tick_params(axis="y", length=0)
+        axes[0].set_yticks(np.arange(n_t))
+        axes[0].set_yticklabels(_theme_labels(matrix))
+        axes[0].invert_yaxis()
+        handles = [Patch(facecolor=_style(s, settings)["color"], hatch=_style(s, settings)["hatch"],
+                         edgecolor="#222222", label=_style(s, settings)["label"]) for s in settings]
+        fig.legend(handles=handles, loc="outside lower center", ncols=max(n_s, 1), frameon=False)
+        fig.suptitle("Themes by income setting: share of transcripts and participants mentioning each "
+                     "theme\n(bar labels: mentioning / all in the setting)", fontsize=10)
+    return fig, data
+
+
+# --------------------------------------------------------------------------------------------
+# theme x site heatmap
+# --------------------------------------------------------------------------------------------
+
+def site_data(matrix: pd.DataFrame) -> pd.DataFrame:
+    """What the heatmap plots: coded units and units per 1,000 participant words per theme and site.
+
+    Columns are grouped by setting (low-income first), sites in the matrix's (sites.tsv) order within
+    a group; ``column`` is the site's position on the x axis.
+    """
+    rows = matrix[matrix["level"] == "site"].copy()
+    settings = [s for s in ("low-income", "high-income") if s in set(rows["setting"])]
+    settings += sorted(set(rows["setting"]) - set(settings))
+    site_order = list(dict.fromkeys(rows["site"]))
+    ordered = [s for g in settings for s in site_order if rows.loc[rows["site"] == s, "setting"].iloc[0] == g]
+    rows["column"] = rows["site"].map({s: i for i, s in enumerate(ordered)})
+    rows = rows.sort_values(["theme_number", "column"], kind="stable")
+    cols = ["theme_number", "theme", "theme_label", "column", "site", "name", "setting", "coded_units",
+            "units_per_1000_words"]
+    return rows[cols].reset_index(drop=True)
+
+
+def _text_colour(rgba: tuple[float, ...]) -> str:
+    r, g, b = rgba[:3]
+    return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
+
+
+def plot_themes_by_site(matrix: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
+    """Heatmap theme x site: colour = coded units per 1,000 participant words, text = counts."""
+    data = site_data(matrix)
+    themes = list(dict.fromkeys(data["theme"]))
+    sites = data.drop_duplicates("site").sort_values("column")
+    n_t, n_c = len(themes), len(sites)
+    rate = np.full((n_t, n_c), np.nan)
+    for r in data.itertuples():
+        rate[themes.index(r.theme), r.column] = r.units_per_1000_words
+    vmax = np.nanmax(rate) if np.isfinite(rate).any() and np.nanmax(rate) > 0 else 1.0
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(1.9 + 1.05 * n_c + 1.2, 1.6 + 0.55 * n_t), layout="constrained")
+        ax = fig.subplots()
+        cmap = matplotlib.colormaps[HEATMAP_CMAP].with_extremes(bad="#d9d9d9")
+        norm = matplotlib.colors.Normalize(vmin=0, vmax=vmax)
+        im = ax.imshow(np.ma.masked_invalid(rate), cmap=cmap, norm=norm, aspect="auto")
+        for r in data.itertuples():
+            i, j = themes.index(r.theme), r.column
+            value = rate[i, j]
+            colour = "black" if np.isnan(value) else _text_colour(cmap(norm(value)))
+            sub = "n/a" if np.isnan(value) else f"{value:.1f}/1k"
+            ax.text(j, i - 0.1, f"{r.coded_units}", ha="center", va="center", fontsize=9, fontweight="bold",
+                    color=colour, gid=f"cell:{r.theme}:{r.site}")
+            ax.text(j, i + 0.24, sub, ha="center", va="center", fontsize=6.5, color=colour)
+        ax.set_xticks(np.arange(n_c))
+        ax.set_xticklabels([textwrap.fill(n, 12) for n in sites["name"]])
+        ax.set_yticks(np.arange(n_t))
+        ax.set_yticklabels(_theme_labels(matrix, 28))
+        ax.tick_params(length=0)
+        ax.set_xticks(np.arange(n_c + 1) - 0.5, minor=True)       # thin white lines between cells
+        ax.set_yticks(np.arange(n_t + 1) - 0.5, minor=True)
+        ax.grid(which="minor", color="white", linewidth=1.0)
+        ax.tick_params(which="minor", length=0)
+        for side in ("top", "right", "left", "bottom"):
+            ax.spines[side].set_visible(False)
+        # group labels above the columns, separator lines between groups
+        groups = list(dict.fromkeys(sites["setting"]))
+        for g in groups:
+            cols = sites.loc[sites["setting"] == g, "column"].to_numpy()
+            lo, hi = cols.min(), cols.max()
+            ax.annotate("", xy=(lo - 0.42, -0.62), xytext=(hi + 0.42, -0.62), annotation_clip=False,
+                        arrowprops={"arrowstyle": "-", "color": "#333333", "linewidth": 1.0})
+            ax.text((lo + hi) / 2, -0.72, _style(g, groups)["label"].replace(" settings", ""),
+                    ha="center", va="bottom", fontsize=9, fontweight="bold", gid=f"group:{g}")
+            if hi < n_c - 1:
+                ax.plot([hi + 0.5] * 2, [-0.5, n_t - 0.5], color="white", linewidth=5, solid_capstyle="butt")
+                ax.plot([hi + 0.5] * 2, [-0.5, n_t - 0.5], color="#222222", linewidth=1.4, solid_capstyle="butt")
+        ax.set_ylim(n_t - 0.5, -1.1)
+        ax.set_xlabel("Site (grouped by income setting)")
+        cb = fig.colorbar(im, ax=ax, shrink=0.85, pad=0.02)
+        cb.set_label("Coded units per 1,000 participant words")
+        cb.outline.set_visible(False)
+        ax.set_title("Themes by site: coded units (bold) and units per 1,000 participant words",
+                     fontsize=10, loc="left", pad=4)
+    return fig, data
+
+
+# --------------------------------------------------------------------------------------------
+# saving
+# --------------------------------------------------------------------------------------------
+
+def figure_bytes(fig: Figure, fmt: str) -> bytes:
+    """Render a figure deterministically: fixed hash salt, no date, creator or software tags."""
+    buf = io.BytesIO()
+    metadata = {"Software": None} if fmt == "png" else {"Date": None, "Creator": None}
+    with matplotlib.rc_context(RC):
+        fig.savefig(buf, format=fmt, dpi=DPI, metadata=metadata, facecolor="white")
+    return buf.getvalue()
+
+
+def save_figure(fig: Figure, png: str | Path, svg: str | Path) -> None:
+    """Write PNG (300 dpi) and SVG atomically."""
+    for path, fmt in ((png, "png"), (svg, "svg")):
+        data = figure_bytes(fig, fmt)
+        with atomic_write(path, "wb") as fh:
+            fh.write(data)
+
+
+def write_figures(matrix: str | Path, income_png: str | Path, income_svg: str | Path,
+                  site_png: str | Path, site_svg: str | Path) -> None:
+    """The figures step: read theme_matrix.tsv, draw both figures, write PNG and SVG of each."""
+    m = read_matrix(matrix)
+    fig, _ = plot_themes_by_income(m)
+    save_figure(fig, income_png, income_svg)
+    fig, _ = plot_themes_by_site(m)
+    save_figure(fig, site_png, site_svg)

@@ -1,0 +1,56 @@
+"""The run's manifest: sha256 of every input and output, package versions and the config hash.
+
+With it an auditor can tell whether the results/ in front of them came from these exact inputs
+and this software, without re-running anything.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from .tables import write_tsv
+
+PACKAGES = ["qualflow", "snakemake", "pandas", "numpy", "pyyaml", "jsonschema", "krippendorff", "matplotlib",
+            "regex", "pyahocorasick", "rapidfuzz", "lingua-language-detector", "python-docx", "webvtt-py",
+            "lxml", "nltk"]
+
+
+def sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def config_hash(config: dict) -> str:
+    """Hash of the effective config (after schema defaults), independent of key order."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def build_manifest(inputs: list[str], outputs: list[str], config: dict) -> pd.DataFrame:
+    """One row per file (section input|output), package, Python and the config."""
+    rows = []
+    for section, files in (("input", inputs), ("output", outputs)):
+        for f in sorted(set(map(str, files))):
+            rows.append({"section": section, "name": f, "sha256": sha256(f), "bytes": Path(f).stat().st_size,
+                         "version": ""})
+    for pkg in PACKAGES:
+        try:
+            version = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            version = "not installed"
+        rows.append({"section": "package", "name": pkg, "sha256": "", "bytes": "", "version": version})
+    rows.append({"section": "package", "name": "python", "sha256": "", "bytes": "",
+                 "version": platform.python_version()})
+    rows.append({"section": "config", "name": "config", "sha256": config_hash(config), "bytes": "", "version": ""})
+    return pd.DataFrame(rows, columns=["section", "name", "sha256", "bytes", "version"])
+
+
+def write_manifest(inputs: list[str], outputs: list[str], config: dict, out: str) -> None:
+    write_tsv(build_manifest(inputs, [o for o in outputs if str(o) != str(out)], config), out)

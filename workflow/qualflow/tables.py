@@ -1,0 +1,156 @@
+"""Reading, validating and writing the study's TSV tables.
+
+Every table a user edits (sites, roster, identifiers, resolutions, codings) is read here so that a
+mistake is reported the same way everywhere: ``path:line: what is wrong`` with the line as the user
+sees it in a spreadsheet or editor (header = line 1). Writing is deterministic (LF, UTF-8, no index)
+and atomic, so a failed step never leaves half a file behind.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import jsonschema
+import pandas as pd
+import yaml
+
+from .errors import InputError, Problem, raise_if
+
+SCHEMA_DIR = Path(__file__).resolve().parents[1] / "schemas"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def load_schema(name: str) -> dict:
+    """Load a JSON Schema (YAML) from workflow/schemas/ by file name."""
+    with open(SCHEMA_DIR / name, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def read_text_file(path: str | Path) -> str:
+    """Read a UTF-8 text file (BOM stripped); a file in another encoding is a clear InputError."""
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputError(path, line, f"is not UTF-8 (it looks like {guess_encoding(data)}): "
+                                     "re-save it as UTF-8 (in Excel: 'CSV UTF-8'/'Unicode text'; "
+                                     "in an editor: Save with encoding UTF-8)") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def guess_encoding(data: bytes) -> str:
+    """Name the encoding a non-UTF-8 file most likely uses, so the user knows what to convert from."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    high = [b for b in data if b >= 0x80]
+    if not high:
+        return "an unknown encoding"
+    hebrew = sum(1 for b in high if 0xE0 <= b <= 0xFA)
+    if hebrew / len(high) > 0.8 and not any(0xC0 <= b <= 0xDF for b in high):
+        return "Windows-1255 (Hebrew)"
+    return "Windows-1252 / ISO-8859-1 (Western European)"
+
+
+def read_tsv(path: str | Path, schema: str | None = None, *, allow_empty: bool = False) -> pd.DataFrame:
+    """Read a TSV as strings, check it against a JSON Schema row by row, and remember source lines.
+
+    Every cell stays a string (an empty cell is ""), so "09" or "NA" are never reinterpreted.
+    The returned frame has a ``_line`` column: the line of each row in the file, for messages.
+    """
+    text = read_text_file(path)
+    if not text.strip():
+        raise InputError(path, 1, "the file is empty: it needs a header line and at least one row")
+    rows = list(csv.reader(io.StringIO(text), delimiter="\t"))
+    header = [h.strip() for h in rows[0]]
+    problems: list[Problem] = []
+    records = []
+    for i, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header) and any(c.strip() for c in row[len(header):]):
+            problems.append(Problem(str(path), i, f"has {len(row)} columns but the header has "
+                                                  f"{len(header)}: check for a stray tab"))
+            continue
+        row = row + [""] * (len(header) - len(row))
+        rec = {h: row[j].strip() for j, h in enumerate(header)}
+        rec["_line"] = i
+        records.append(rec)
+    raise_if(problems)
+    df = pd.DataFrame.from_records(records, columns=header + ["_line"])
+    if df.empty and not allow_empty:
+        raise InputError(path, 1, "has a header but no rows")
+    if schema:
+        validate_frame(df, load_schema(schema), path)
+    return df
+
+
+def validate_frame(df: pd.DataFrame, schema: dict, path: str | Path) -> None:
+    """Check each row against a JSON Schema; every failing cell is one ``path:line:`` problem."""
+    problems: list[Problem] = []
+    required = schema.get("required", [])
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(path, 1, f"missing column(s) {', '.join(missing)}: the header needs "
+                                  f"{', '.join(required)}")
+    validator = jsonschema.Draft202012Validator(schema)
+    props = schema.get("properties", {})
+    for rec in df.to_dict("records"):
+        line = rec.pop("_line", None)
+        # Empty optional cells are absent, as in a spreadsheet.
+        inst = {k: v for k, v in rec.items() if v != "" or k in required}
+        for err in sorted(validator.iter_errors(inst), key=lambda e: list(e.path)):
+            col = err.path[0] if err.path else None
+            if col is not None:
+                allowed = props.get(col, {}).get("enum")
+                hint = f" (allowed: {', '.join(map(str, allowed))})" if allowed else ""
+                desc = props.get(col, {}).get("description", "")
+                hint = hint or (f" ({desc})" if desc else "")
+                problems.append(Problem(str(path), line,
+                                        f"column {col}: {json.dumps(rec.get(col), ensure_ascii=False)} is not valid{hint}"))
+            else:
+                problems.append(Problem(str(path), line, err.message))
+    raise_if(problems)
+
+
+@contextmanager
+def atomic_write(path: str | Path, mode: str = "w") -> Iterator[io.IOBase]:
+    """Write to a temporary file beside ``path`` and rename it into place only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        kwargs = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
+        with os.fdopen(fd, mode, **kwargs) as fh:
+            yield fh
+        os.chmod(tmp, 0o666 & ~_UMASK)   # mkstemp makes 0600; shared results must be readable
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_tsv(df: pd.DataFrame, path: str | Path) -> None:
+    """Write a frame as a deterministic TSV (LF, UTF-8, no index, ``_line`` dropped)."""
+    out = df.drop(columns=[c for c in df.columns if c == "_line"])
+    with atomic_write(path) as fh:
+        out.to_csv(fh, sep="\t", index=False, lineterminator="\n", float_format="%.6g")
+
+
+def write_text(text: str, path: str | Path) -> None:
+    """Write text atomically with LF line endings."""
+    with atomic_write(path) as fh:
+        fh.write(text)
+
+
+def read_results_tsv(path: str | Path) -> pd.DataFrame:
+    """Read a TSV the pipeline wrote itself (no user-facing validation), strings kept as strings."""
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)

@@ -1,0 +1,972 @@
+"""Stage 4: check each local transcript against its English translation, turn by turn.
+
+In the study, site researchers translated their transcripts and translation leads flagged points for
+the site to check. This module does the flagging so the leads only review: it aligns the local and
+English turns (a speaker-aware Gale–Church alignment, so one missing turn is reported once instead of
+shifting every later turn), then compares each aligned pair.
+
+Flags (severity; thresholds in ``config.yaml`` ``translation:``):
+
+- ``turn_count_mismatch`` (error): a local turn with no English turn, an English-only turn, or two
+  turns merged into one / one turn split in two, located by the alignment. (A marker-only turn such
+  as ``[crosstalk]`` on one side only loses no speech: it is a ``marker_mismatch``.)
+- ``speaker_sequence_mismatch`` (error): aligned turns attributed to different speakers.
+- ``empty_translation`` (error): a local turn with text whose English turn is empty.
+- ``placeholder_mismatch`` (error): the multiset of pseudonyms (``P09``, ``F01``, ``[TP03]``,
+  ``[PLACE_01]``, ...) differs, i.e. a name was dropped, added or pseudonymised on one side only.
+- ``marker_mismatch`` (warning): ``[inaudible]``/``[crosstalk]``/``[laughter]`` counts differ after
+  mapping each language's forms (``config["markers"]``) to their canonical names.
+- ``numbers_mismatch`` (warning): the Unicode-normalised digit sequences differ.
+- ``length_ratio_outlier`` (warning): for turns with at least ``min_chars`` characters on the longer
+  side, the English/local length ratio is outside [``ratio_low``, ``ratio_high``], or its log is more
+  than ``robust_z`` robust z-scores from that language pair's median across the study
+  (``pair_stats.tsv``; German and Luganda translate to very different lengths).
+- ``untranslated`` (warning): the English turn (at least ``min_chars`` characters) is detected as the
+  source language by lingua, restricted to the study's languages, with confidence at least
+  ``detect_confidence``, or is at least ``similarity`` similar to the source turn.
+- ``question_mismatch`` (info): the number of question marks differs.
+
+Flag details never quote turn text (it could identify someone): only numbers, marker names,
+placeholder codes, speaker codes and ratios. The leads record decisions in
+``data/translation_resolutions.tsv``; decided flags stay in every output, marked ``resolved``.
+"""
+from __future__ import annotations
+
+import html
+import logging
+import math
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from rapidfuzz import fuzz
+
+from .errors import InputError, Problem, raise_if
+from .tables import read_results_tsv, read_tsv, write_text, write_tsv
+
+log = logging.getLogger("qualflow.translation")
+
+# Flag kind -> severity, in the order they are reported.
+FLAG_KINDS: dict[str, str] = {
+    "turn_count_mismatch": "error",
+    "speaker_sequence_mismatch": "error",
+    "empty_translation": "error",
+    "placeholder_mismatch": "error",
+    "marker_mismatch": "warning",
+    "numbers_mismatch": "warning",
+    "length_ratio_outlier": "warning",
+    "untranslated": "warning",
+    "question_mismatch": "info",
+}
+SEVERITIES = ("error", "warning", "info")
+DECISIONS = ("accepted", "fixed", "false_positive")
+FLAG_COLUMNS = ["transcript", "lang_pair", "turn", "turn_en", "speaker", "flag", "severity", "detail",
+                "status", "decision", "note"]
+STATS_COLUMNS = ["lang_pair", "transcripts", "turns", "median_ratio", "median_log_ratio", "mad_log_ratio",
+                 "scaled_median", "scaled_mad"]
+SUMMARY_COLUMNS = ["site", "lang_pair", "flag", "severity", "flags", "open", "resolved", "transcripts",
+                   "pair_turns", "pair_median_ratio", "pair_log_ratio_median", "pair_log_ratio_mad"]
+RTL_LANGUAGES = {"he", "ar", "fa", "ur", "yi"}
+# A pair needs this many ratios before its robust z-score is trusted; below it only the fixed
+# [ratio_low, ratio_high] band applies.
+MIN_PAIR_TURNS = 10
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The ``translation:`` section of config.yaml, with the documented defaults."""
+
+    min_chars: int = 20
+    ratio_low: float = 1 / 3
+    ratio_high: float = 3.0
+    robust_z: float = 3.0
+    detect_confidence: float = 0.5
+    similarity: float = 0.9
+
+    @classmethod
+    def from_config(cls, cfg: dict | None) -> "Thresholds":
+        cfg = dict(cfg or {})
+        known = {k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg}
+        return cls(**known)
+
+
+# ---------------------------------------------------------------------------------------------
+# What a turn contains: placeholders, markers, digits, questions, length.
+
+# Participant/facilitator pseudonyms inside text (P09, F01) and bracketed ones ([TP03], [PLACE_01],
+# [EMAIL]); bracketed forms are upper case, which keeps transcription markers ([Lachen]) out. A code
+# may carry a German genitive (P01s) or a Hebrew proclitic (לP01), so only ASCII letters and digits
+# around it disqualify it.
+_PERSON_CODE = re.compile(r"(?<![A-Za-z0-9_])[PF]\d{2,3}(?![0-9])")
+_BRACKET_CODE = re.compile(r"\[[A-Z][A-Z0-9]*(?:_\d+)?\]")
+_QUESTION = re.compile(r"[?？؟⸮]")
+_DIGITS = re.compile(r"\d+")
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text or "")
+
+
+def placeholders(text: str) -> Counter:
+    """The pseudonyms a turn contains, as a multiset: names must survive translation one to one."""
+    text = nfc(text)
+    return Counter(_PERSON_CODE.findall(text)) + Counter(_BRACKET_CODE.findall(text))
+
+
+def strip_codes(text: str) -> str:
+    """Text without pseudonyms, so their digits and letters do not count as content."""
+    text = _BRACKET_CODE.sub(" ", nfc(text))
+    return _PERSON_CODE.sub(" ", text)
+
+
+def digit_sequences(text: str) -> Counter:
+    """Digit runs after NFKC and mapping every Unicode decimal digit to ASCII (٣ = 3, ３ = 3)."""
+    text = unicodedata.normalize("NFKC", strip_codes(text))
+    runs = ["".join(str(unicodedata.digit(ch)) for ch in m) for m in _DIGITS.findall(text)]
+    return Counter(runs)
+
+
+def question_count(text: str) -> int:
+    return len(_QUESTION.findall(nfc(text)))
+
+
+class MarkerMap:
+    """One language's transcription markers: bracketed form -> canonical name (inaudible, ...)."""
+
+    def __init__(self, markers: dict | None) -> None:
+        self.forms: dict[str, str] = {}
+        for canonical, forms in sorted((markers or {}).items()):
+            for form in forms:
+                self.forms[nfc(form).casefold()] = canonical
+        alternatives = sorted(self.forms, key=lambda f: (-len(f), f))
+        self._re = (re.compile("|".join(re.escape(f) for f in alternatives), re.IGNORECASE)
+                    if alternatives else None)
+
+    def count(self, text: str) -> Counter:
+        if self._re is None:
+            return Counter()
+        return Counter(self.forms[m.group(0).casefold()] for m in self._re.finditer(nfc(text)))
+
+    def strip(self, text: str) -> str:
+        return self._re.sub(" ", nfc(text)) if self._re is not None else nfc(text)
+
+    def name(self, text: str) -> str:
+        """A marker turn's canonical name(s) for messages; never its text (it could name someone)."""
+        found = self.count(text)
+        return "+".join(sorted(found.elements())) if found else "a marker not in config markers"
+
+    def canonical(self, text: str) -> str:
+        """The key of a marker-only turn: its canonical name(s), or its own casefolded text if unknown."""
+        found = self.count(text)
+        return "+".join(sorted(found.elements())) if found else nfc(text).strip().casefold()
+
+
+def text_length(text: str) -> int:
+    """Characters of content, whitespace runs counted once (what a translator's length means)."""
+    return len(" ".join(nfc(text).split()))
+
+
+def clean_text(text: str, markers: MarkerMap) -> str:
+    """Content only: no pseudonyms, no markers, single spaces (for detection and similarity)."""
+    return " ".join(markers.strip(strip_codes(text)).split())
+
+
+# ---------------------------------------------------------------------------------------------
+# Alignment.
+
+# Prior probabilities of block types (turns are merged or dropped far less often than sentences,
+# hence smaller non-1-1 priors than Gale & Church's), Gale–Church's variance per character, and
+# the speaker model: a speaker mismatch in a 1-1 pair costs less than dropping and inserting a turn
+# (so a mislabelled turn is reported as such), but more than a few length surprises.
+_PRIORS = {(1, 1): 0.94, (1, 0): 0.01, (0, 1): 0.01, (2, 1): 0.02, (1, 2): 0.02}
+_COST = {k: -math.log(v) for k, v in _PRIORS.items()}
+_VARIANCE = 6.8
+_LENGTH_CAP = 6.0
+_SPEAKER_PENALTY = 5.0
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What the aligner sees of a turn: its speaker key (or marker key) and length."""
+
+    key: str
+    length: int
+    marker: bool
+
+
+@dataclass(frozen=True)
+class Block:
+    """An alignment step: row positions in the local and English frames (0, 1 or 2 each)."""
+
+    local: tuple[int, ...]
+    en: tuple[int, ...]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.local), len(self.en))
+
+
+def _length_cost(l1: int, l2: int, ratio: float) -> float:
+    """Gale–Church: -log P(|delta|) for English length l2 given local length l1, capped."""
+    if l1 == 0 and l2 == 0:
+        return 0.0
+    mean = (l1 + l2 / ratio) / 2
+    delta = abs(l2 - l1 * ratio) / math.sqrt(_VARIANCE * max(mean, 1e-9))
+    p = math.erfc(delta / math.sqrt(2))
+    return _LENGTH_CAP if p <= 0 else min(-math.log(p), _LENGTH_CAP)
+
+
+def _units(df: pd.DataFrame, markers: MarkerMap) -> list[Unit]:
+    out = []
+    for r in df.itertuples(index=False):
+        if r.kind == "marker":
+            out.append(Unit("#" + markers.canonical(r.text), 0, True))
+        else:
+            out.append(Unit("@" + nfc(str(r.speaker)).strip(), text_length(r.text), False))
+    return out
+
+
+def _block_cost(loc: Sequence[Unit], en: Sequence[Unit], ratio: float) -> float:
+    shape = (len(loc), len(en))
+    cost = _COST[shape]
+    if shape in ((1, 0), (0, 1)):
+        return cost
+    if all(u.marker for u in (*loc, *en)):
+        length = 0.0
+    else:
+        length = _length_cost(sum(u.length for u in loc), sum(u.length for u in en), ratio)
+    one, many = (en[0], loc) if shape == (2, 1) else (loc[0], en)
+    if shape == (1, 1):
+        speaker = 0.0 if loc[0].key == en[0].key else _SPEAKER_PENALTY
+    else:
+        matches = sum(u.key == one.key for u in many)
+        speaker = {2: 0.0, 1: _SPEAKER_PENALTY / 2}.get(matches, _SPEAKER_PENALTY)
+    return cost + length + speaker
+
+
+def align_units(local: Sequence[Unit], en: Sequence[Unit], ratio: float = 1.0) -> list[Block]:
+    """Minimum-cost alignment (dynamic programming over 1-1, 1-0, 0-1, 2-1, 1-2 blocks)."""
+    n, m = len(local), len(en)
+    if n == m and all(a.key == b.key for a, b in zip(local, en)):
+        return [Block((i,), (i,)) for i in range(n)]
+    inf = float("inf")
+    cost = np.full((n + 1, m + 1), inf)
+    back: dict[tuple[int, int], tuple[int, int]] = {}
+    cost[0, 0] = 0.0
+    moves = [(1, 1), (1, 0), (0, 1), (2, 1), (1, 2)]
+    for i in range(n + 1):
+        for j in range(m + 1):
+            if i == 0 and j == 0:
+                continue
+            best, step = inf, None
+            for di, dj in moves:
+                if di > i or dj > j or cost[i - di, j - dj] == inf:
+                    continue
+                c = cost[i - di, j - dj] + _block_cost(local[i - di:i], en[j - dj:j], ratio)
+                if c < best - 1e-12:
+                    best, step = c, (di, dj)
+            cost[i, j] = best
+            back[(i, j)] = step
+    blocks: list[Block] = []
+    i, j = n, m
+    while i or j:
+        di, dj = back[(i, j)]
+        blocks.append(Block(tuple(range(i - di, i)), tuple(range(j - dj, j))))
+        i, j = i - di, j - dj
+    return blocks[::-1]
+
+
+def align_turns(local: pd.DataFrame, en: pd.DataFrame, local_markers: MarkerMap, en_markers: MarkerMap,
+                ratio: float = 1.0) -> list[Block]:
+    """Align two turn tables; identical speaker/marker sequences align turn for turn without search."""
+    return align_units(_units(local, local_markers), _units(en, en_markers), ratio)
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-language-pair length statistics.
+
+@dataclass(frozen=True)
+class PairStats:
+    """Length ratios of a language pair across the study.
+
+    ``median_log_ratio``/``mad_log_ratio`` describe log(English/local length). The outlier test uses
+    the same deviation scaled by the square root of the turn's length (Gale & Church: the variance of
+    a translation's length grows with the source length), ``scaled_median``/``scaled_mad``: a few
+    characters more or less in a 20-character turn is normal, a missing sentence in a 500-character
+    turn is not, and a plain log-ratio z-score gets both wrong.
+    """
+
+    lang_pair: str
+    transcripts: int
+    turns: int
+    median_log_ratio: float
+    mad_log_ratio: float
+    scaled_median: float = 0.0
+    scaled_mad: float = 0.0
+
+    @property
+    def median_ratio(self) -> float:
+        return math.exp(self.median_log_ratio)
+
+    def scaled(self, l1: int, l2: int) -> float:
+        """(log(l2/l1) - median) * sqrt(mean length in source characters)."""
+        mean = (l1 + l2 / self.median_ratio) / 2
+        return (math.log(l2 / l1) - self.median_log_ratio) * math.sqrt(mean)
+
+    def robust_z(self, l1: int, l2: int) -> float | None:
+        """0.6745 (x - median) / MAD of the scaled deviation; None with too few turns or no spread."""
+        if self.turns < MIN_PAIR_TURNS or self.scaled_mad <= 0:
+            return None
+        return 0.6745 * (self.scaled(l1, l2) - self.scaled_median) / self.scaled_mad
+
+
+def read_turns(path: str | Path) -> pd.DataFrame:
+    """A pipeline turn table (pseudonymised or parsed): turn as int, text/speaker as strings."""
+    df = read_results_tsv(path)
+    missing = [c for c in ("turn", "speaker", "text", "kind") if c not in df.columns]
+    if missing:
+        raise InputError(path, 1, f"missing column(s) {', '.join(missing)}: re-run the pseudonymise stage")
+    df = df.copy()
+    df["turn"] = df["turn"].astype(int)
+    return df.reset_index(drop=True)
+
+
+def pair_of(local_path: str | Path) -> tuple[str, str, str]:
+    """(site, transcript, local language) from ``.../<site>/<T>.<lang>.tsv``."""
+    p = Path(local_path)
+    transcript, lang = p.name.split(".")[:2]
+    return p.parent.name, transcript, lang
+
+
+def pair_lengths(local: pd.DataFrame, en: pd.DataFrame, blocks: list[Block],
+                 min_chars: int) -> list[tuple[int, int]]:
+    """(local, English) lengths of aligned 1-1 speech turns where both sides have min_chars."""
+    out = []
+    for b in blocks:
+        if b.shape != (1, 1):
+            continue
+        lr, er = local.iloc[b.local[0]], en.iloc[b.en[0]]
+        if lr.kind != "speech" or er.kind != "speech":
+            continue
+        l1, l2 = text_length(lr.text), text_length(er.text)
+        if l1 >= min_chars and l2 >= min_chars:
+            out.append((l1, l2))
+    return out
+
+
+def pair_statistics(pairs: Iterable[tuple[str, pd.DataFrame, pd.DataFrame]], markers: dict,
+                    thresholds: Thresholds, english: str = "en") -> dict[str, PairStats]:
+    """Median and MAD of log length ratios per language pair, over every transcript of the study."""
+    ratios: dict[str, list[tuple[int, int]]] = {}
+    counts: Counter = Counter()
+    en_map = MarkerMap(markers.get(english))
+    for lang, local, en in pairs:
+        key = f"{lang}-{english}"
+        blocks = align_turns(local, en, MarkerMap(markers.get(lang)), en_map)
+        ratios.setdefault(key, []).extend(pair_lengths(local, en, blocks, thresholds.min_chars))
+        counts[key] += 1
+    out = {}
+    for key in sorted(ratios):
+        lengths = ratios[key]
+        if not lengths:
+            out[key] = PairStats(key, counts[key], 0, 0.0, 0.0)
+            continue
+        x = np.array([math.log(l2 / l1) for l1, l2 in lengths])
+        med = float(np.median(x))
+        mad = float(np.median(np.abs(x - med)))
+        base = PairStats(key, counts[key], len(x), med, mad)
+        s = np.array([base.scaled(l1, l2) for l1, l2 in lengths])
+        smed = float(np.median(s))
+        out[key] = PairStats(key, counts[key], len(x), med, mad, smed, float(np.median(np.abs(s - smed))))
+    return out
+
+
+def stats_frame(stats: dict[str, PairStats]) -> pd.DataFrame:
+    rows = [{"lang_pair": s.lang_pair, "transcripts": s.transcripts, "turns": s.turns,
+             "median_log_ratio": round(s.median_log_ratio, 6), "mad_log_ratio": round(s.mad_log_ratio, 6),
+             "median_ratio": round(s.median_ratio, 6), "scaled_median": round(s.scaled_median, 6),
+             "scaled_mad": round(s.scaled_mad, 6)} for s in stats.values()]
+    return pd.DataFrame(rows, columns=STATS_COLUMNS)
+
+
+def read_pair_stats(path: str | Path) -> dict[str, PairStats]:
+    df = read_results_tsv(path)
+    return {r.lang_pair: PairStats(r.lang_pair, int(r.transcripts), int(r.turns), float(r.median_log_ratio),
+                                   float(r.mad_log_ratio), float(r.scaled_median), float(r.scaled_mad))
+            for r in df.itertuples()}
+
+
+def write_pair_stats(local_paths: Sequence[str], en_paths: Sequence[str], markers: dict,
+                     translation: dict | None, english: str, out_path: str) -> None:
+    """Entry point of ``translation_stats``: one table of per-pair ratio statistics for the study."""
+    thresholds = Thresholds.from_config(translation)
+    pairs = [(pair_of(lp)[2], read_turns(lp), read_turns(ep)) for lp, ep in zip(local_paths, en_paths)]
+    stats = pair_statistics(pairs, markers, thresholds, english)
+    for s in stats.values():
+        log.info("%s: %d transcripts, %d turns, median ratio %.3f, MAD(log) %.3f",
+                 s.lang_pair, s.transcripts, s.turns, s.median_ratio, s.mad_log_ratio)
+    write_tsv(stats_frame(stats), out_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Language detection.
+
+class SourceDetector:
+    """lingua restricted to the study's languages, built once per job (building it is the slow part)."""
+
+    def __init__(self, languages: Iterable[str]) -> None:
+        from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+        self._lang: dict[str, object] = {}
+        for code in sorted(set(languages)):
+            try:
+                self._lang[code] = Language.from_iso_code_639_1(IsoCode639_1.from_str(code))
+            except (ValueError, AttributeError):
+                log.warning("lingua does not know language %r: untranslated turns in it are found "
+                            "by similarity only", code)
+        langs = list(self._lang.values())
+        self._detector = LanguageDetectorBuilder.from_languages(*langs).build() if len(langs) >= 2 else None
+
+    def confidence(self, text: str, lang: str) -> float | None:
+        """Confidence that ``text`` is written in ``lang`` (None when lingua cannot tell)."""
+        if self._detector is None or lang not in self._lang:
+            return None
+        return float(self._detector.compute_language_confidence(text, self._lang[lang]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking one transcript pair.
+
+def _counter_text(c: Counter) -> str:
+    return ", ".join(f"{k}×{v}" if v > 1 else k for k, v in sorted(c.items())) or "none"
+
+
+def _turn_list(df: pd.DataFrame, rows: Sequence[int]) -> str:
+    return " and ".join(str(int(df.iloc[i].turn)) for i in rows)
+
+
+def _flag(rows: list[dict], kind: str, turn: int, turn_en: int | str, speaker: str, detail: str) -> None:
+    rows.append({"turn": int(turn), "turn_en": "" if turn_en in ("", None) else int(turn_en),
+                 "speaker": speaker or "", "flag": kind, "severity": FLAG_KINDS[kind], "detail": detail})
+
+
+def check_pair(local: pd.DataFrame, en: pd.DataFrame, lang: str, markers: dict, thresholds: Thresholds,
+               stats: PairStats | None = None, detector: SourceDetector | None = None,
+               english: str = "en") -> pd.DataFrame:
+    """Flags of one local transcript against its English translation (columns turn..detail)."""
+    loc_map, en_map = MarkerMap(markers.get(lang)), MarkerMap(markers.get(english))
+    ratio = stats.median_ratio if stats is not None and stats.turns >= MIN_PAIR_TURNS else 1.0
+    blocks = align_turns(local, en, loc_map, en_map, ratio)
+    rows: list[dict] = []
+
+    n_local, n_en = len(local), len(en)
+    for k, b in enumerate(blocks):
+        shape = b.shape
+        if shape == (1, 0):
+            r = local.iloc[b.local[0]]
+            before = [blocks[x].en[-1] for x in range(k - 1, -1, -1) if blocks[x].en][:1]
+            after = [blocks[x].en[0] for x in range(k + 1, len(blocks)) if blocks[x].en][:1]
+            if r.kind == "marker":
+                _flag(rows, "marker_mismatch", r.turn, "", "",
+                      f"{lang} marker turn {int(r.turn)} ({loc_map.name(r.text)}) has no English turn; "
+                      f"{lang} has {n_local} turns, English {n_en}")
+                continue
+            where = (f"between English turns {int(en.iloc[before[0]].turn)} and {int(en.iloc[after[0]].turn)}"
+                     if before and after else
+                     f"after English turn {int(en.iloc[before[0]].turn)}" if before else
+                     f"before English turn {int(en.iloc[after[0]].turn)}" if after else "")
+            _flag(rows, "turn_count_mismatch", r.turn, "", r.speaker,
+                  f"missing in English: {lang} turn {int(r.turn)} ({r.kind}) has no English turn"
+                  f"{' (it belongs ' + where + ')' if where else ''}; {lang} has {n_local} turns, "
+                  f"English {n_en}")
+            continue
+        if shape == (0, 1):
+            r = en.iloc[b.en[0]]
+            if r.kind == "marker":
+                _flag(rows, "marker_mismatch", r.turn, r.turn, "",
+                      f"English marker turn {int(r.turn)} ({en_map.name(r.text)}) has no {lang} turn "
+                      f"(turn = English turn number); {lang} has {n_local} turns, English {n_en}")
+                continue
+            _flag(rows, "turn_count_mismatch", r.turn, r.turn, r.speaker,
+                  f"English only: English turn {int(r.turn)} ({r.kind}) has no {lang} turn (turn = English "
+                  f"turn number); {lang} has {n_local} turns, English {n_en}")
+            continue
+        lrows = [local.iloc[i] for i in b.local]
+        erows = [en.iloc[i] for i in b.en]
+        first, first_en = lrows[0], erows[0]
+        turn, turn_en, speaker = int(first.turn), int(first_en.turn), first.speaker
+        if shape == (2, 1):
+            _flag(rows, "turn_count_mismatch", turn, turn_en, speaker,
+                  f"merged: {lang} turns {_turn_list(local, b.local)} are one English turn {turn_en}; "
+                  f"{lang} has {n_local} turns, English {n_en}")
+        elif shape == (1, 2):
+            _flag(rows, "turn_count_mismatch", turn, turn_en, speaker,
+                  f"split: {lang} turn {turn} is English turns {_turn_list(en, b.en)}; "
+                  f"{lang} has {n_local} turns, English {n_en}")
+        lkeys = [("#" + loc_map.canonical(r.text)) if r.kind == "marker" else str(r.speaker) for r in lrows]
+        ekeys = [("#" + en_map.canonical(r.text)) if r.kind == "marker" else str(r.speaker) for r in erows]
+        if shape == (1, 1) and lkeys != ekeys:
+            describe = lambda r: "a marker" if r.kind == "marker" else f"speaker {r.speaker or '(none)'}"  # noqa: E731
+            if first.kind == "marker" and first_en.kind == "marker":
+                pass  # two markers of different kinds: reported as marker_mismatch below
+            else:
+                _flag(rows, "speaker_sequence_mismatch", turn, turn_en, speaker,
+                      f"{lang} turn {turn} is {describe(first)}, English turn {turn_en} is {describe(first_en)}")
+        ltext = "\n".join(str(r.text) for r in lrows)
+        etext = "\n".join(str(r.text) for r in erows)
+        speech = all(r.kind == "speech" for r in lrows) and all(r.kind == "speech" for r in erows)
+
+        if speech and clean_text(ltext, loc_map) and not etext.strip():
+            _flag(rows, "empty_translation", turn, turn_en, speaker,
+                  f"English turn {turn_en} is empty; the {lang} turn has {text_length(ltext)} characters")
+            continue
+
+        lp, ep = placeholders(ltext), placeholders(etext)
+        if lp != ep:
+            _flag(rows, "placeholder_mismatch", turn, turn_en, speaker,
+                  f"only in {lang}: {_counter_text(lp - ep)}; only in English: {_counter_text(ep - lp)}")
+
+        lm, em = loc_map.count(ltext), en_map.count(etext)
+        if lm != em:
+            names = sorted(set(lm) | set(em))
+            _flag(rows, "marker_mismatch", turn, turn_en, speaker,
+                  "; ".join(f"{n}: {lang} {lm[n]}, English {em[n]}" for n in names if lm[n] != em[n]))
+
+        ld, ed = digit_sequences(ltext), digit_sequences(etext)
+        if ld != ed:
+            _flag(rows, "numbers_mismatch", turn, turn_en, speaker,
+                  f"digits only in {lang}: {_counter_text(ld - ed)}; only in English: {_counter_text(ed - ld)}")
+
+        if speech:
+            l1, l2 = text_length(ltext), text_length(etext)
+            if max(l1, l2) >= thresholds.min_chars and l1 > 0 and l2 > 0:
+                r_ = l2 / l1
+                z = stats.robust_z(l1, l2) if stats is not None else None
+                outside = r_ < thresholds.ratio_low or r_ > thresholds.ratio_high
+                if outside or (z is not None and abs(z) > thresholds.robust_z):
+                    why = (f"outside [{thresholds.ratio_low:.2f}, {thresholds.ratio_high:.2f}]" if outside
+                           else f"robust z {z:+.1f} against the {lang}-{english} median ratio "
+                                f"{stats.median_ratio:.2f}")
+                    if outside and z is not None:
+                        why += f"; robust z {z:+.1f}"
+                    _flag(rows, "length_ratio_outlier", turn, turn_en, speaker,
+                          f"English/{lang} length ratio {r_:.2f} ({l2}/{l1} characters), {why}")
+
+            lc, ec = clean_text(ltext, loc_map), clean_text(etext, en_map)
+            if len(ec) >= thresholds.min_chars and lc:
+                similar = fuzz.ratio(lc.casefold(), ec.casefold()) / 100
+                conf = detector.confidence(ec, lang) if detector is not None else None
+                reasons = []
+                if conf is not None and conf >= thresholds.detect_confidence:
+                    reasons.append(f"detected as {lang} (confidence {conf:.2f})")
+                if similar >= thresholds.similarity:
+                    reasons.append(f"{similar:.0%} similar to the {lang} turn")
+                if reasons:
+                    _flag(rows, "untranslated", turn, turn_en, speaker, "English turn " + " and ".join(reasons))
+
+        lq, eq = question_count(ltext), question_count(etext)
+        if lq != eq:
+            _flag(rows, "question_mismatch", turn, turn_en, speaker,
+                  f"question marks: {lang} {lq}, English {eq}")
+
+    cols = ["turn", "turn_en", "speaker", "flag", "severity", "detail"]
+    df = pd.DataFrame(rows, columns=cols)
+    return sort_flags(df)
+
+
+def sort_flags(df: pd.DataFrame) -> pd.DataFrame:
+    order = {k: i for i, k in enumerate(FLAG_KINDS)}
+    if df.empty:
+        return df.reset_index(drop=True)
+    key = df.assign(_t=df["turn"].astype(int), _f=df["flag"].map(order))
+    return key.sort_values(["_t", "_f"], kind="stable").drop(columns=["_t", "_f"]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Resolutions: the leads' decisions.
+
+def read_resolutions(path: str | Path) -> pd.DataFrame:
+    """Read data/translation_resolutions.tsv: schema-checked, one decision per (transcript, turn, flag)."""
+    df = read_tsv(path, "translation_resolutions.schema.yaml", allow_empty=True)
+    if "note" not in df.columns:
+        df["note"] = ""
+    problems: list[Problem] = []
+    seen: dict[tuple[str, str, str], int] = {}
+    for r in df.to_dict("records"):
+        key = (r["transcript"], str(int(r["turn"])), r["flag"])
+        if key in seen:
+            problems.append(Problem(str(path), int(r["_line"]),
+                                    f"{key[0]} turn {key[1]} {key[2]} is already decided on line "
+                                    f"{seen[key]}: keep one row per flag"))
+        else:
+            seen[key] = int(r["_line"])
+    raise_if(problems)
+    df = df.copy()
+    df["site"] = df["transcript"].str.split(".").str[0]
+    df["transcript_id"] = df["transcript"].str.split(".", n=1).str[1]
+    df["turn"] = df["turn"].astype(int)
+    return df
+
+
+class _Row:
+    """Attribute access to a resolutions record (its ``_line`` becomes ``line``)."""
+
+    def __init__(self, **kw: object) -> None:
+        self.__dict__.update(kw)
+
+
+def apply_resolutions(flags: dict[str, pd.DataFrame], site: str, resolutions: pd.DataFrame,
+                      path: str | Path) -> dict[str, pd.DataFrame]:
+    """Mark decided flags resolved (never drop them); a decision naming no flag is an input error.
+
+    A ``fixed`` decision whose flag is no longer raised is expected (the site fixed the translation)
+    and is only logged; for the other decisions it means the row points at the wrong turn or kind.
+    """
+    out = {}
+    for t, df in flags.items():
+        df = df.copy()
+        df["status"], df["decision"], df["note"] = "open", "", ""
+        out[t] = df
+    problems: list[Problem] = []
+    for rec in resolutions[resolutions["site"] == site].to_dict("records"):
+        r = _Row(**{k.lstrip("_"): v for k, v in rec.items()})
+        line = int(r.line)
+        if r.transcript_id not in out:
+            known = ", ".join(f"{site}.{t}" for t in sorted(out)) or "none"
+            problems.append(Problem(str(path), line, f"transcript {r.transcript} has no translation pair to "
+                                                     f"check (known: {known}): fix the transcript column"))
+            continue
+        df = out[r.transcript_id]
+        hit = (df["turn"].astype(int) == int(r.turn)) & (df["flag"] == r.flag)
+        if not hit.any():
+            if r.decision == "fixed":
+                log.info("%s:%d: %s turn %d %s is fixed and no longer raised", path, line, r.transcript,
+                         r.turn, r.flag)
+                continue
+            raised = sorted({int(x) for x in df.loc[df["flag"] == r.flag, "turn"]})
+            hint = f" ({r.flag} is raised at turn(s) {', '.join(map(str, raised))})" if raised else ""
+            problems.append(Problem(str(path), line, f"{r.transcript} has no {r.flag} flag at turn {r.turn}"
+                                                     f"{hint}: fix the turn or flag, or remove the row"))
+            continue
+        df.loc[hit, "status"] = "resolved"
+        df.loc[hit, "decision"] = r.decision
+        df.loc[hit, "note"] = r.note
+    raise_if(problems)
+    return out
+
+
+def check_unknown_resolutions(resolutions: pd.DataFrame, pairs: Iterable[tuple[str, str]],
+                              path: str | Path) -> None:
+    """Rows for a site or transcript without a translation pair anywhere in the study are errors."""
+    known = {f"{s}.{t}" for s, t in pairs}
+    problems = [Problem(str(path), int(r["_line"]), f"transcript {r['transcript']} has no translation pair "
+                                                    "to check: use <site>.<transcript> of a translated "
+                                                    "transcript, e.g. ulm.FG2")
+                for r in resolutions.to_dict("records") if r["transcript"] not in known]
+    raise_if(problems)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stage entry points.
+
+def study_languages(sites_path: str | Path, english: str = "en") -> list[str]:
+    from .study import read_sites
+    sites = read_sites(sites_path)
+    langs = {l for v in sites["languages"] for l in str(v).split(",") if l}
+    return sorted(langs | {english})
+
+
+def check_site(local_paths: Sequence[str], en_paths: Sequence[str], stats_path: str, resolutions_path: str,
+               sites_path: str, markers: dict, translation: dict | None, english: str,
+               out_paths: Sequence[str]) -> None:
+    """Entry point of ``translation_check_<site>``: one flags table per transcript of the site."""
+    thresholds = Thresholds.from_config(translation)
+    stats = read_pair_stats(stats_path)
+    resolutions = read_resolutions(resolutions_path)
+    detector = SourceDetector(study_languages(sites_path, english))
+    flags: dict[str, pd.DataFrame] = {}
+    meta: dict[str, str] = {}
+    site = ""
+    for lp, ep in zip(local_paths, en_paths):
+        site, transcript, lang = pair_of(lp)
+        pair = f"{lang}-{english}"
+        df = check_pair(read_turns(lp), read_turns(ep), lang, markers, thresholds, stats.get(pair),
+                        detector, english)
+        flags[transcript] = df
+        meta[transcript] = pair
+        log.info("%s %s: %d flag(s) %s", site, transcript, len(df), dict(Counter(df["flag"])))
+    flags = apply_resolutions(flags, site, resolutions, resolutions_path)
+    for (transcript, df), out in zip(flags.items(), out_paths):
+        df = df.assign(transcript=transcript, lang_pair=meta[transcript])[FLAG_COLUMNS]
+        write_tsv(df, out)
+
+
+@dataclass
+class ReviewPair:
+    """One transcript pair as the review page shows it."""
+
+    site: str
+    transcript: str
+    lang: str
+    local: pd.DataFrame
+    en: pd.DataFrame
+    flags: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FLAG_COLUMNS))
+
+
+def summary_frame(pairs: Sequence[ReviewPair], stats: dict[str, PairStats], site_order: Sequence[str],
+                  english: str = "en") -> pd.DataFrame:
+    """Flags per site, language pair and kind (zeros included), with the pair's ratio statistics."""
+    rows = []
+    groups: dict[tuple[str, str], list[ReviewPair]] = {}
+    for p in pairs:
+        groups.setdefault((p.site, f"{p.lang}-{english}"), []).append(p)
+    rank = {s: i for i, s in enumerate(site_order)}
+    for (site, lp) in sorted(groups, key=lambda k: (rank.get(k[0], len(rank)), k[0], k[1])):
+        ps = groups[(site, lp)]
+        allf = pd.concat([p.flags for p in ps], ignore_index=True) if ps else pd.DataFrame(columns=FLAG_COLUMNS)
+        st = stats.get(lp)
+        for kind, sev in FLAG_KINDS.items():
+            f = allf[allf["flag"] == kind]
+            rows.append({"site": site, "lang_pair": lp, "flag": kind, "severity": sev, "flags": len(f),
+                         "open": int((f["status"] == "open").sum()),
+                         "resolved": int((f["status"] == "resolved").sum()), "transcripts": len(ps),
+                         "pair_turns": st.turns if st else 0,
+                         "pair_median_ratio": round(st.median_ratio, 4) if st else "",
+                         "pair_log_ratio_median": round(st.median_log_ratio, 4) if st else "",
+                         "pair_log_ratio_mad": round(st.mad_log_ratio, 4) if st else ""})
+    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def summarise(flag_paths: Sequence[str], local_paths: Sequence[str], en_paths: Sequence[str], stats_path: str,
+              resolutions_path: str, sites_path: str, markers: dict, english: str,
+              summary_out: str, review_out: str, title: str = "") -> None:
+    """Entry point of ``translation_summary``: summary.tsv and the self-contained review page."""
+    from .study import read_sites
+    sites = read_sites(sites_path)
+    stats = read_pair_stats(stats_path)
+    pairs = []
+    for fp, lp, ep in zip(flag_paths, local_paths, en_paths):
+        site, transcript, lang = pair_of(lp)
+        if (Path(fp).parent.name, Path(fp).name.split(".")[0]) != (site, transcript):
+            raise ValueError(f"flags file {fp} does not belong to {lp}: the rule lists them in different orders")
+        flags = read_results_tsv(fp)
+        pairs.append(ReviewPair(site, transcript, lang, read_turns(lp), read_turns(ep), flags))
+    check_unknown_resolutions(read_resolutions(resolutions_path), [(p.site, p.transcript) for p in pairs],
+                              resolutions_path)
+    order = list(sites["site"])
+    names = dict(zip(sites["site"], sites["name"]))
+    write_tsv(summary_frame(pairs, stats, order, english), summary_out)
+    write_text(review_html(pairs, markers, stats, english, order, names, title), review_out)
+
+
+# ---------------------------------------------------------------------------------------------
+# The review page.
+
+_SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans Hebrew",sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}
+table{border-collapse:collapse;width:100%}
+th,td{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:start}
+td.text{white-space:pre-wrap;width:38%}
+td.num{white-space:nowrap;color:#555}
+tr.flagged.sev-error{background:#fde2e1}tr.flagged.sev-warning{background:#fff4d6}tr.flagged.sev-info{background:#e5f0ff}
+tr.flagged.resolved{background:#eef5ea}
+ul.flags{margin:0;padding-inline-start:1.1em}
+.badge{font-weight:600;font-size:.85em;text-transform:uppercase}
+.badge.error{color:#a40000}.badge.warning{color:#8a5a00}.badge.info{color:#1f4e9c}.badge.resolved{color:#2e6b1f}
+#filters{position:sticky;top:0;background:#fff;padding:.5em 0;border-bottom:1px solid #ddd}
+table.counts{width:auto}table.counts td{text-align:end}
+"""
+
+_JS = """
+(function(){
+  var site=document.getElementById('f-site'), sev=document.getElementById('f-severity');
+  function apply(){
+    var s=site.value, v=sev.value, shown=0;
+    document.querySelectorAll('tr.turn').forEach(function(tr){
+      var ok=(s==='all'||tr.dataset.site===s);
+      if(v==='flagged'){ok=ok&&tr.classList.contains('flagged');}
+      else if(v==='open'){ok=ok&&tr.dataset.status==='open';}
+      else if(v!=='all'){ok=ok&&(' '+tr.dataset.severities+' ').indexOf(' '+v+' ')>=0;}
+      tr.hidden=!ok; if(ok){shown++;}
+    });
+    document.querySelectorAll('section.pair').forEach(function(sec){
+      var any=sec.querySelector('tr.turn:not([hidden])');
+      sec.hidden=!(any||((s==='all'||sec.dataset.site===s)&&v==='all'));
+    });
+    document.getElementById('shown').textContent=String(shown);
+    var h='site='+encodeURIComponent(s)+'&severity='+encodeURIComponent(v);
+    if(location.hash.slice(1)!==h){try{history.replaceState(null,'','#'+h);}catch(e){}}
+  }
+  function fromHash(){
+    var q=location.hash.replace(/^#/,'').split('&');
+    q.forEach(function(kv){var p=kv.split('=');var k=decodeURIComponent(p[0]||''),val=decodeURIComponent(p[1]||'');
+      var el=k==='site'?site:(k==='severity'?sev:null);
+      if(el&&Array.prototype.some.call(el.options,function(o){return o.value===val;})){el.value=val;}});
+  }
+  site.addEventListener('change',apply);sev.addEventListener('change',apply);
+  window.addEventListener('hashchange',function(){fromHash();apply();});
+  fromHash();apply();
+})();
+"""
+
+
+def _esc(x: object) -> str:
+    return html.escape("" if x is None else str(x), quote=True)
+
+
+def _text_cell(text: str, lang: str) -> str:
+    attrs = f' lang="{_esc(lang)}"' + (' dir="rtl"' if lang in RTL_LANGUAGES else ' dir="ltr"')
+    return f'<td class="text"{attrs}>{_esc(text)}</td>'
+
+
+def _place_flags(blocks: list[Block], local: pd.DataFrame, en: pd.DataFrame,
+                 flags: pd.DataFrame) -> tuple[dict[int, list[dict]], list[dict]]:
+    """Attach each flag to its alignment block: by local turn, or by English turn for English-only turns."""
+    placed: dict[int, list[dict]] = {}
+    unplaced = []
+    lturns = [{int(local.iloc[i].turn) for i in b.local} for b in blocks]
+    eturns = [{int(en.iloc[i].turn) for i in b.en} for b in blocks]
+    for f in flags.to_dict("records"):
+        t = int(f["turn"])
+        te = int(f["turn_en"]) if str(f.get("turn_en", "")).strip() not in ("", "nan") else None
+        hit = None
+        for k, b in enumerate(blocks):
+            if te is None and t in lturns[k]:
+                hit = k
+            elif te is not None and te in eturns[k] and (t in lturns[k] or not b.local):
+                hit = k
+            if hit is not None:
+                break
+        if hit is None:
+            unplaced.append(f)
+        else:
+            placed.setdefault(hit, []).append(f)
+    return placed, unplaced
+
+
+def _flag_items(fl: list[dict]) -> str:
+    items = []
+    for f in fl:
+        status = f.get("status", "open") or "open"
+        extra = ""
+        if status == "resolved":
+            extra = f' <span class="badge resolved">resolved: {_esc(f.get("decision", ""))}</span>'
+            if f.get("note"):
+                extra += f" — {_esc(f['note'])}"
+        items.append(f'<li><span class="badge {_esc(f["severity"])}">{_esc(f["severity"])}</span> '
+                     f'<code>{_esc(f["flag"])}</code>: {_esc(f["detail"])}{extra}</li>')
+    return '<ul class="flags">' + "".join(items) + "</ul>"
+
+
+def _pair_rows(p: ReviewPair, blocks: list[Block], placed: dict[int, list[dict]]) -> list[str]:
+    out = []
+    for k, b in enumerate(blocks):
+        fl = placed.get(k, [])
+        lrows = [p.local.iloc[i] for i in b.local]
+        erows = [p.en.iloc[i] for i in b.en]
+        sevs = sorted({f["severity"] for f in fl}, key=lambda s: _SEV_RANK.get(s, 9))
+        open_ = [f for f in fl if (f.get("status") or "open") == "open"]
+        classes = ["turn"]
+        if fl:
+            classes += ["flagged", f"sev-{sevs[0]}"]
+            if not open_:
+                classes.append("resolved")
+        status = "open" if open_ else ("resolved" if fl else "")
+        turn = " + ".join(str(int(r.turn)) for r in lrows) or "–"
+        turn_en = " + ".join(str(int(r.turn)) for r in erows) or "–"
+        spk_l = " + ".join(str(r.speaker) for r in lrows)
+        spk_e = " + ".join(str(r.speaker) for r in erows)
+        speaker = spk_l if spk_l == spk_e else f"{spk_l or '–'} / {spk_e or '–'}"
+        ltext = "\n".join(str(r.text) for r in lrows)
+        etext = "\n".join(str(r.text) for r in erows)
+        out.append(
+            f'<tr class="{" ".join(classes)}" data-site="{_esc(p.site)}" '
+            f'data-severity="{_esc(sevs[0] if sevs else "none")}" data-severities="{_esc(" ".join(sevs))}" '
+            f'data-status="{status}">'
+            f'<td class="num">{_esc(turn)}</td><td class="num">{_esc(turn_en)}</td><td>{_esc(speaker)}</td>'
+            f'{_text_cell(ltext, p.lang)}{_text_cell(etext, "en")}'
+            f'<td>{_flag_items(fl) if fl else ""}</td></tr>')
+    return out
+
+
+def review_html(pairs: Sequence[ReviewPair], markers: dict, stats: dict[str, PairStats] | None = None,
+                english: str = "en", site_order: Sequence[str] | None = None,
+                site_names: dict[str, str] | None = None, title: str = "") -> str:
+    """One self-contained page (inline CSS/JS, no network): every pair side by side, flags highlighted.
+
+    Filters (site, severity) run in the page and follow the URL hash (``#site=ulm&severity=error``),
+    so a link can point a site at its own errors. Deterministic: no timestamps.
+    """
+    stats = stats or {}
+    site_names = site_names or {}
+    order = list(site_order or [])
+    rank = {s: i for i, s in enumerate(order)}
+    pairs = sorted(pairs, key=lambda p: (rank.get(p.site, len(rank)), p.site, p.transcript, p.lang))
+    sites = list(dict.fromkeys(p.site for p in pairs))
+    en_map = MarkerMap(markers.get(english))
+    counts: dict[str, Counter] = {s: Counter() for s in sites}
+    sections = []
+    for p in pairs:
+        lp = f"{p.lang}-{english}"
+        st = stats.get(lp)
+        ratio = st.median_ratio if st is not None and st.turns >= MIN_PAIR_TURNS else 1.0
+        blocks = align_turns(p.local, p.en, MarkerMap(markers.get(p.lang)), en_map, ratio)
+        flags = p.flags if p.flags is not None else pd.DataFrame(columns=FLAG_COLUMNS)
+        for f in flags.to_dict("records"):
+            counts[p.site][(f["severity"], f.get("status") or "open")] += 1
+        placed, unplaced = _place_flags(blocks, p.local, p.en, flags)
+        rows = _pair_rows(p, blocks, placed)
+        if unplaced:
+            rows.append(f'<tr class="turn flagged sev-error" data-site="{_esc(p.site)}" data-severity="error" '
+                        f'data-severities="error" data-status="open"><td colspan="5">flags not placed on a turn '
+                        f'pair</td><td>{_flag_items(unplaced)}</td></tr>')
+        name = site_names.get(p.site, p.site)
+        ratio_txt = (f" · {lp} median length ratio {st.median_ratio:.2f} over {st.turns} turns"
+                     if st is not None else "")
+        sections.append(
+            f'<section class="pair" data-site="{_esc(p.site)}" id="{_esc(p.site)}-{_esc(p.transcript)}">'
+            f'<h2>{_esc(name)} · {_esc(p.transcript)} · {_esc(lp)}</h2>'
+            f'<p>{len(flags)} flag(s); {len(p.local)} {_esc(p.lang)} turns, {len(p.en)} English turns'
+            f'{_esc(ratio_txt)}</p>'
+            f'<table><thead><tr><th>{_esc(p.lang)} turn</th><th>en turn</th><th>speaker</th>'
+            f'<th>{_esc(p.lang)}</th><th>English</th><th>flags</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></section>')
+    head_rows = []
+    total = Counter()
+    for s in sites:
+        c = counts[s]
+        total.update(c)
+        cells = "".join(f"<td>{c[(sev, 'open')]}</td><td>{c[(sev, 'resolved')]}</td>" for sev in SEVERITIES)
+        head_rows.append(f"<tr><th>{_esc(site_names.get(s, s))}</th>{cells}</tr>")
+    cells = "".join(f"<td>{total[(sev, 'open')]}</td><td>{total[(sev, 'resolved')]}</td>" for sev in SEVERITIES)
+    head_rows.append(f"<tr><th>Total</th>{cells}</tr>")
+    sev_head = "".join(f'<th colspan="2">{s}</th>' for s in SEVERITIES)
+    sub_head = "<th></th>" + "<th>open</th><th>resolved</th>" * len(SEVERITIES)
+    site_opts = '<option value="all">all sites</option>' + "".join(
+        f'<option value="{_esc(s)}">{_esc(site_names.get(s, s))}</option>' for s in sites)
+    sev_opts = "".join(f'<option value="{v}">{label}</option>' for v, label in (
+        ("all", "all turns"), ("flagged", "flagged turns"), ("open", "open flags"), ("error", "error"),
+        ("warning", "warning"), ("info", "info")))
+    title = title or "Translation check"
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>\n"
+        f"<h1>{_esc(title)}</h1>\n"
+        "<p>Each local transcript beside its English translation, aligned turn by turn. Highlighted rows "
+        "carry flags (red error, yellow warning, blue info, green resolved by the translation leads; "
+        "decisions come from data/translation_resolutions.tsv).</p>\n"
+        f'<table class="counts"><thead><tr><th>site</th>{sev_head}</tr><tr>{sub_head}</tr></thead>'
+        f"<tbody>{''.join(head_rows)}</tbody></table>\n"
+        f'<div id="filters"><label>Site <select id="f-site">{site_opts}</select></label> '
+        f'<label>Show <select id="f-severity">{sev_opts}</select></label> '
+        '<span><span id="shown"></span> rows shown</span></div>\n'
+        + "\n".join(sections)
+        + f"\n<script>{_JS}</script>\n</body></html>\n")

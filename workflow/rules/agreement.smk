@@ -1,0 +1,40 @@
+# Stage 6 (agreement): Krippendorff's alpha per code, theme and pooled, with bootstrap CIs,
+# breakdowns by site, setting and origin, and the disagreement ledger for the consensus meeting.
+rule agreement:
+    input:
+        codings="results/codes/codings.tsv",
+        codebook="results/codes/codebook.tsv",
+        themes="results/codes/themes.tsv",
+        coverage="results/codes/coverage.tsv",
+        sites=config["sites"],
+        turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
+    output:
+        by_code=report(
+            "results/agreement/by_code.tsv",
+            caption="../report/agreement_by_code.rst",
+            category="Agreement",
+        ),
+        by_theme=report(
+            "results/agreement/by_theme.tsv",
+            caption="../report/agreement_by_theme.rst",
+            category="Agreement",
+        ),
+        disagreements="results/agreement/disagreements.tsv",
+        summary=report(
+            "results/agreement/summary.md",
+            caption="../report/agreement_summary.rst",
+            category="Agreement",
+        ),
+    params:
+        n_boot=config["agreement"].get("bootstrap", 2000),
+        seed=config["agreement"].get("seed", 20181017),
+        cluster=config["agreement"].get("cluster_by_transcript", False),
+    log:
+        "logs/agreement.log",
+    conda:
+        "../envs/qualflow.yaml"
+    script:
+        "../scripts/agreement.py"
+
+
+ALL_OUTPUTS += rules.agreement.output

@@ -1,0 +1,53 @@
+# Stage 5 (codes): every coder's TSVs and REFI-QDA exports mapped to the codebook (synonyms) and to
+# speaker-turn units; the merged codings, the framework with provenance, and the coding packet.
+# The coders' files are globbed when the workflow is loaded: adding a coder folder or a file re-runs
+# this rule (the folder itself is checked by the rule: an empty coder folder is an error).
+import glob as _glob
+
+CODINGS_DIR = config.get("codings_dir", "data/codings")
+CODING_FILES = sorted(
+    _glob.glob(f"{CODINGS_DIR}/*/*.tsv") + _glob.glob(f"{CODINGS_DIR}/*/*.qdpx")
+)
+
+
+rule codes:
+    input:
+        codebook=config.get("codebook", "config/codebook.yaml"),
+        sites=config["sites"],
+        codings=CODING_FILES,
+        transcripts_tsv=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
+        transcripts_txt=[f for site in SITES for f in pseudonymised(site, "txt", EN)],
+    output:
+        codings=report(
+            "results/codes/codings.tsv", caption="../report/codes_codings.rst", category="Codes"
+        ),
+        codebook=report(
+            "results/codes/codebook.tsv", caption="../report/codes_codebook.rst", category="Codes"
+        ),
+        themes=report(
+            "results/codes/themes.tsv", caption="../report/codes_themes.rst", category="Codes"
+        ),
+        coverage=report(
+            "results/codes/coverage.tsv", caption="../report/codes_coverage.rst", category="Codes"
+        ),
+        unmapped=report(
+            "results/codes/unmapped_labels.tsv",
+            caption="../report/codes_unmapped.rst",
+            category="Codes",
+        ),
+        summary="results/codes/summary.md",
+        qdc="results/codes/codebook.qdc",
+        packet="results/codes/coding_packet.qdpx",
+    params:
+        # the folder itself, to report a coder folder with no files (no input file names it)
+        codings_dir=lambda wildcards: CODINGS_DIR,
+        unmapped=config.get("codes", {}).get("unmapped", "fail"),
+    log:
+        "logs/codes.log",
+    conda:
+        "../envs/qualflow.yaml"
+    script:
+        "../scripts/codes.py"
+
+
+ALL_OUTPUTS += rules.codes.output

@@ -1,0 +1,61 @@
+# Stage 1 (validate): every input is checked when the workflow is loaded, before any job runs.
+# A bad input prints `path:line: what is wrong` per problem and exits 1 with nothing written.
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+
+from qualflow.validate import load_study_or_exit
+
+STUDY = load_study_or_exit(config, workflow.basedir)
+SITES = STUDY.site_ids
+EN = config.get("english", "en")
+RESTRICTED = config.get("restricted_out", "restricted")
+
+
+def site_files(site):
+    """The site's transcript files as (transcript, lang) pairs, in a stable order."""
+    return sorted((s.transcript, s.lang) for s in STUDY.files(site))
+
+
+def parsed(site):
+    """Raw turn tables: identifying (real names), so they live under restricted/, not results/."""
+    return [f"{RESTRICTED}/parsed/{site}/{t}.{l}.tsv" for t, l in site_files(site)]
+
+
+def parsed_index(site):
+    return f"{RESTRICTED}/parsed/{site}/transcripts.tsv"
+
+
+def pseudonymised(site, ext="tsv", lang=None):
+    """Shareable transcripts of a site (ext tsv or txt); lang=None for every language."""
+    return [
+        f"results/pseudonymised/{site}/{t}.{l}.{ext}"
+        for t, l in site_files(site)
+        if lang is None or l == lang
+    ]
+
+
+def translation_pairs(site):
+    """Transcripts of a site that have a local-language file besides the English one."""
+    langs = {}
+    for t, l in site_files(site):
+        langs.setdefault(t, []).append(l)
+    return [(t, l) for t, ls in sorted(langs.items()) for l in ls if l != EN]
+
+
+# Every stage's rule file appends its final outputs here; `rule all` asks for all of them.
+ALL_OUTPUTS = []
+
+
+def manifest_inputs():
+    """Every user-supplied input the run read: config, study tables, transcripts, codings."""
+    from glob import glob
+
+    files = ["config/config.yaml", config["sites"], config["roster"], config["identifiers"]]
+    files += [config.get("codebook", "config/codebook.yaml")]
+    files += [s.path for s in STUDY.sources]
+    files += sorted(glob(f"{config.get('codings_dir', 'data/codings')}/**/*.*", recursive=True))
+    res = config.get("translation_resolutions", "")
+    files += [res] if res and Path(res).exists() else []
+    return [f for f in dict.fromkeys(files) if Path(f).exists()]

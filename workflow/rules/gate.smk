@@ -1,0 +1,38 @@
+# Stage 9 (gate and manifest): runs last. The leak gate scans every shareable output for every
+# roster and identifier name and fails the workflow on a hit; the manifest records hashes and versions.
+GATED = [f for f in ALL_OUTPUTS if str(f).startswith("results/")]
+
+
+rule leak_check:
+    input:
+        sites=config["sites"],
+        roster=config["roster"],
+        identifiers=config["identifiers"],
+        files=GATED,
+    output:
+        hits="results/leak_check.tsv",
+        near=f"{RESTRICTED}/leak_near_misses.tsv",
+    log:
+        "logs/leak_check.log",
+    conda:
+        "../envs/qualflow.yaml"
+    script:
+        "../scripts/leak_check.py"
+
+
+rule manifest:
+    input:
+        data=manifest_inputs(),
+        outputs=GATED + ["results/leak_check.tsv"],
+    output:
+        "results/manifest.tsv",
+    log:
+        "logs/manifest.log",
+    conda:
+        "../envs/qualflow.yaml"
+    script:
+        "../scripts/manifest.py"
+
+
+ALL_OUTPUTS += rules.leak_check.output
+ALL_OUTPUTS += rules.manifest.output

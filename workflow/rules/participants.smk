@@ -1,0 +1,20 @@
+# Stage 7 (participants): Table 2 from the roster, cross-checked against who speaks.
+rule participants:
+    input:
+        sites=config["sites"],
+        roster=config["roster"],
+        indexes=[parsed_index(site) for site in SITES],
+        turns=[f for site in SITES for f in parsed(site)],
+    output:
+        tsv=report("results/tables/table2.tsv", caption="../report/table2.rst", category="Participants"),
+        md="results/tables/table2.md",
+        html="results/tables/table2.html",
+    log:
+        "logs/participants.log",
+    conda:
+        "../envs/qualflow.yaml"
+    script:
+        "../scripts/participants.py"
+
+
+ALL_OUTPUTS += rules.participants.output

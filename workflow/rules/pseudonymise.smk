@@ -1,0 +1,58 @@
+# Stage 3 (pseudonymise): one job per site; shareable transcripts to results/, the key, the
+# replacement log and the review list to restricted/ (git-ignored, never shared).
+for _site in SITES:
+
+    rule:
+        name:
+            f"pseudonymise_{_site}"
+        input:
+            sites=config["sites"],
+            roster=config["roster"],
+            identifiers=config["identifiers"],
+            parsed=parsed(_site),
+            index=parsed_index(_site),
+        output:
+            tsv=pseudonymised(_site, "tsv"),
+            txt=pseudonymised(_site, "txt"),
+            counts=f"results/pseudonymised/{_site}/counts.tsv",
+            key=f"{RESTRICTED}/pseudonymise/{_site}/pseudonym_key.tsv",
+            replacements=f"{RESTRICTED}/pseudonymise/{_site}/replacement_log.tsv",
+            review=f"{RESTRICTED}/pseudonymise/{_site}/review_candidates.tsv",
+        params:
+            site=_site,
+            english=EN,
+        log:
+            f"logs/pseudonymise/{_site}.log",
+        conda:
+            "../envs/qualflow.yaml"
+        script:
+            "../scripts/pseudonymise.py"
+
+
+rule pseudonymise_summary:
+    input:
+        counts=expand("results/pseudonymised/{site}/counts.tsv", site=SITES),
+        key=expand(f"{RESTRICTED}/pseudonymise/{{site}}/pseudonym_key.tsv", site=SITES),
+        replacements=expand(
+            f"{RESTRICTED}/pseudonymise/{{site}}/replacement_log.tsv", site=SITES
+        ),
+        review=expand(f"{RESTRICTED}/pseudonymise/{{site}}/review_candidates.tsv", site=SITES),
+    output:
+        summary=report(
+            "results/pseudonymised/summary.tsv",
+            caption="../report/pseudonymised_summary.rst",
+            category="Pseudonymisation",
+        ),
+        key=f"{RESTRICTED}/pseudonym_key.tsv",
+        replacements=f"{RESTRICTED}/replacement_log.tsv",
+        review=f"{RESTRICTED}/review_candidates.tsv",
+    log:
+        "logs/pseudonymise/summary.log",
+    conda:
+        "../envs/qualflow.yaml"
+    script:
+        "../scripts/pseudonymise_summary.py"
+
+
+ALL_OUTPUTS += rules.pseudonymise_summary.output
+ALL_OUTPUTS += [f for site in SITES for f in pseudonymised(site, "tsv") + pseudonymised(site, "txt")]

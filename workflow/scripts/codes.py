@@ -1,0 +1,14 @@
+"""Stage 5 adapter: coders' codings mapped to the codebook and to turn units (qualflow.codebook)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
+
+from qualflow.codebook import codes_stage
+from qualflow.runner import run
+
+run(lambda: codes_stage(snakemake.input.codebook, snakemake.input.codings,  # noqa: F821
+                        snakemake.input.transcripts_tsv, snakemake.input.transcripts_txt,  # noqa: F821
+                        snakemake.params.codings_dir, snakemake.params.unmapped,  # noqa: F821
+                        dict(snakemake.output.items()), sites=snakemake.input.sites),  # noqa: F821
+    snakemake.log[0])  # noqa: F821
