@@ -1,0 +1,492 @@
+"""Stage 8 (themes): theme matrix, quotes.md and the two figures.
+
+The hand-made study below is small enough to count by hand; every expected number in these tests
+was worked out on paper from the texts and codings (word counts are written next to each turn).
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import unicodedata
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT, write
+from qualflow import figures, themes as th
+from qualflow.errors import InputError
+from qualflow.study import Person
+
+# ----------------------------------------------------------------------------------------------
+# a hand-made study: three sites, two settings, three themes (T3 never coded)
+# ----------------------------------------------------------------------------------------------
+
+SITES_TSV = ("site\tname\tcountry\tincome_group\tsetting\tcare_level\tlanguages\tpsw_experience\n"
+             "alpha\tAlphaville\tGermany\thigh\thigh-income\ttertiary\tde\tnone\n"
+             "beta\tBetatown\tUganda\tlow\tlow-income\tsecondary\tlg,en\testablished\n"
+             "gamma\tGammaburg\tTanzania\tlow\tlow-income\tsecondary\tsw\tnone\n")
+
+CODEBOOK_YAML = """\
+themes:
+  - {id: T1, label: Community and staff attitudes, description: Attitudes towards mental illness.}
+  - {id: T2, label: Resource availability, description: Money, transport, facilities.}
+  - {id: T3, label: Peer support network}
+codes:
+  - {id: c_stigma, label: Stigma, origin: inductive, theme: T1}
+"""
+
+ROSTER_TSV = ("site\ttranscript\tparticipant\tname\taliases\trole\tgender\tlabel\tcase_sensitive\n"
+              "alpha\tFG1\t1\tAnna Adler\t\tpsw\tfemale\t\t\n"
+              "alpha\tFG1\t2\tBen Berg\t\tmh_worker\tmale\t\t\n"
+              "alpha\tFG2\t3\tCarla Cramer\t\tmh_manager\tfemale\tManager\t\n"
+              "alpha\tFG1|FG2\tF1\tFrida Falk\t\tfacilitator\tfemale\t\t\n"
+              "beta\tFG1\t9\tDenis Dembe\t\tpsw\tmale\t\t\n"
+              "beta\tFG1\t12\tEva Ebong\t\tpsw\tfemale\t\t\n"
+              "beta\tINT1\t3\tGrace Gulu\t\tpolicy_maker\tfemale\t\t\n"
+              "beta\tFG1|INT1\tF1\tIsaac Iga\t\tfacilitator\tmale\t\t\n"
+              "gamma\tFG1\t1\tJuma Jengo\t\tmh_worker\tmale\t\t\n"
+              "gamma\tFG1\tF1\tKemi Kato\t\tfacilitator\tfemale\t\t\n")
+
+# (turn, speaker, kind, text): participant words in the comment (tokens with a letter or digit)
+TURNS = {
+    "alpha/FG1": [(1, "F01", "speech", "Welcome. What do you think about peer support?"),
+                  (2, "P01", "speech", "Stigma is everywhere in our clinic and doctors do not trust peers."),  # 12
+                  (3, "", "marker", "[laughter]"),
+                  (4, "P02", "speech", "Money is short — very short."),                                     # 5
+                  (5, "P01", "speech", "Some staff call us mad ones, but others welcome us warmly.")],       # 11
+    "alpha/FG2": [(1, "F01", "speech", "Next question."),
+                  (2, "P03", "speech", "We have no budget for peer workers at [HOSPITAL_01].")],             # 9
+    "beta/FG1": [(1, "F01", "speech", "Tell us."),
+                 (2, "P09", "speech", "When it comes to class, mental health patients are considered "
+                                      "second-hand citizens. So we are marginalised among the\nmarginalised."),  # 19
+                 (3, "P12", "speech", "We are rejected at [HOSPITAL_01] and they don't welcome you, "
+                                      "they avoid you.")],                                                 # 13
+    "beta/INT1": [(1, "F01", "speech", "Tell me."),
+                  (2, "P03", "speech", "Peer support workers need more money for transport and airtime "
+                                       "every week.")],                                                    # 12
+    "gamma/FG1": [(1, "F01", "speech", "Hello."),
+                  (2, "P01", "speech", "Nothing to add from me today.")],                                   # 6
+}
+LOCAL = {"alpha/FG1": "de", "alpha/FG2": "de", "beta/FG1": "lg", "beta/INT1": "lg", "gamma/FG1": "sw"}
+
+
+def _text(key: str, turn: int) -> str:
+    return next(t[3] for t in TURNS[key] if t[0] == turn)
+
+
+def _span(key: str, turn: int, start_at: str, end_after: str) -> tuple[int, int]:
+    text = _text(key, turn)
+    s = text.index(start_at)
+    return s, text.index(end_after) + len(end_after)
+
+
+def codings_frame() -> pd.DataFrame:
+    b_a = _span("beta/FG1", 2, "When", "citizens.")
+    b_b = _span("beta/FG1", 2, "second-hand", "\nmarginalised.")
+    a_b = _span("alpha/FG1", 5, "Some", "mad ones")
+    rows = [
+        # site, transcript, turn, coder, code, theme, start, end
+        ("alpha", "alpha.FG1", 1, "coder_a", "c_stigma", "T1", "", ""),          # facilitator: not a unit
+        ("alpha", "alpha.FG1", 2, "coder_a", "c_stigma", "T1", "", ""),
+        ("alpha", "alpha.FG1", 2, "coder_b", "c_stigma", "T1", "", ""),          # same unit, 2nd coder
+        ("alpha", "alpha.FG1", 4, "coder_a", "c_money", "T2", "", ""),           # 28 chars: no quote
+        ("alpha", "alpha.FG1", 5, "coder_b", "c_staff", "T1", *a_b),             # 27 chars: no quote
+        ("alpha", "alpha.FG2", 2, "coder_a", "c_budget", "T2", "", ""),
+        ("beta", "beta.FG1", 2, "coder_a", "c_stigma", "T1", *b_a),              # overlaps coder_b's
+        ("beta", "beta.FG1", 2, "coder_b", "c_class", "T1", *b_b),
+        ("beta", "beta.FG1", 2, "coder_a", "p_mutual", "", "", ""),              # framework code, no theme
+        ("beta", "beta.FG1", 3, "coder_a", "c_stigma", "T1", "", ""),
+        ("beta", "beta.INT1", 2, "coder_a", "c_money", "T2", "", ""),
+    ]
+    df = pd.DataFrame(rows, columns=["site", "transcript", "turn", "coder", "code", "theme", "start", "end"])
+    df["turn"] = df["turn"].astype(str)
+    df["start"] = df["start"].astype(str)
+    df["end"] = df["end"].astype(str)
+    df["origin"] = "inductive"
+    df["label"] = df["code"]
+    df["source"] = "tsv"
+    return df
+
+
+def turns_frame() -> pd.DataFrame:
+    rows = []
+    for key, turns in TURNS.items():
+        site, t = key.split("/")
+        for turn, speaker, kind, text in turns:
+            rows.append({"site": site, "transcript": f"{site}.{t}", "turn": turn, "speaker": speaker,
+                         "text": text, "kind": kind})
+    return pd.DataFrame(rows)
+
+
+def themes_frame() -> pd.DataFrame:
+    return pd.DataFrame({"theme": ["T1", "T2", "T3"], "theme_number": [1, 2, 3],
+                         "theme_label": ["Community and staff attitudes", "Resource availability",
+                                         "Peer support network"],
+                         "description": ["Attitudes towards mental illness.", "Money, transport, facilities.", ""]})
+
+
+def sites_frame() -> pd.DataFrame:
+    return pd.DataFrame({"site": ["alpha", "beta", "gamma"], "name": ["Alphaville", "Betatown", "Gammaburg"],
+                         "setting": ["high-income", "low-income", "low-income"]})
+
+
+def people() -> list[Person]:
+    def p(site, num, role, label=""):
+        return Person(site, str(num), f"{site} {num}", (), role, "female", label, ("FG1",), False, 2)
+    return [p("alpha", 1, "psw"), p("alpha", 2, "mh_worker"), p("alpha", 3, "mh_manager", "Manager"),
+            p("alpha", "F1", "facilitator"), p("beta", 9, "psw"), p("beta", 12, "psw"),
+            p("beta", 3, "policy_maker"), p("gamma", 1, "mh_worker")]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """The hand-made study as files, laid out like the project (for write_themes and notebooks)."""
+    write(tmp_path / "config/sites.tsv", SITES_TSV)
+    write(tmp_path / "config/codebook.yaml", CODEBOOK_YAML)
+    write(tmp_path / "data/restricted/roster.tsv", ROSTER_TSV)
+    cols = ["turn", "speaker", "text", "line", "kind", "timestamp", "role", "offset_start", "offset_end"]
+    role = {"F": "facilitator", "P": "psw", "": ""}
+    for key, turns in TURNS.items():
+        site, t = key.split("/")
+        for lang in ("en", LOCAL[key]):
+            df = pd.DataFrame([{"turn": n, "speaker": sp, "text": text if lang == "en" else f"[{lang}] {text}",
+                                "line": 2 * n, "kind": kind, "timestamp": "", "role": role[sp[:1]],
+                                "offset_start": 0, "offset_end": 0} for n, sp, kind, text in turns], columns=cols)
+            path = tmp_path / f"results/pseudonymised/{site}/{t}.{lang}.tsv"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            df.to_csv(path, sep="\t", index=False, lineterminator="\n")
+    path = tmp_path / "results/codes/codings.tsv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    c = codings_frame()
+    c[["site", "transcript", "turn", "coder", "code", "theme", "origin", "label", "start", "end",
+       "source"]].to_csv(path, sep="\t", index=False, lineterminator="\n")
+    return tmp_path
+
+
+def run_stage(project: Path, min_chars: int = 40) -> tuple[Path, Path]:
+    turns = sorted(str(p) for p in (project / "results/pseudonymised").glob("*/*.en.tsv"))
+    matrix, quotes = project / "results/themes/theme_matrix.tsv", project / "results/themes/quotes.md"
+    th.write_themes(project / "results/codes/codings.tsv", project / "config/codebook.yaml",
+                    project / "config/sites.tsv", project / "data/restricted/roster.tsv", turns, min_chars,
+                    matrix, quotes)
+    return matrix, quotes
+
+
+# ----------------------------------------------------------------------------------------------
+# matrix
+# ----------------------------------------------------------------------------------------------
+
+def test_word_count_ignores_dashes_and_keeps_placeholders() -> None:
+    assert th.word_count("Money is short — very short.") == 5
+    assert th.word_count("at [HOSPITAL_01], P09 said ... yes") == 5
+    assert th.word_count("") == 0
+
+
+def test_theme_matrix_counts_by_hand() -> None:
+    m = th.theme_matrix(codings_frame(), themes_frame(), sites_frame(), turns_frame())
+    assert list(m.columns) == th.MATRIX_COLUMNS
+    # theme-major; sites in sites.tsv order, then low-income, high-income, then all sites
+    assert list(m["level"][:6]) == ["site", "site", "site", "setting", "setting", "all"]
+    assert list(m["name"][:6]) == ["Alphaville", "Betatown", "Gammaburg", "low-income", "high-income",
+                                   "All sites"]
+    assert list(m["theme"]) == ["T1"] * 6 + ["T2"] * 6 + ["T3"] * 6
+    cols = ["coded_units", "transcripts", "transcripts_total", "participants", "participants_total",
+            "participant_words"]
+    got = {(r.theme, r.name): tuple(int(getattr(r, c)) for c in cols) for r in m.itertuples()}
+    # words: alpha 12+5+11+9 = 37, beta 19+13+12 = 44, gamma 6; low 50, high 37, all 87
+    expected = {
+        # T1: alpha FG1 turns 2 (two coders: one unit) and 5 (P01 twice: one participant); the
+        # facilitator's coded turn is not a unit. beta FG1 turns 2 (P09) and 3 (P12).
+        ("T1", "Alphaville"): (2, 1, 2, 1, 3, 37),
+        ("T1", "Betatown"): (2, 1, 2, 2, 3, 44),
+        ("T1", "Gammaburg"): (0, 0, 1, 0, 1, 6),
+        ("T1", "low-income"): (2, 1, 3, 2, 4, 50),
+        ("T1", "high-income"): (2, 1, 2, 1, 3, 37),
+        ("T1", "All sites"): (4, 2, 5, 3, 7, 87),
+        # T2: alpha FG1 turn 4 (P02), FG2 turn 2 (P03); beta INT1 turn 2 (beta's P03, another person)
+        ("T2", "Alphaville"): (2, 2, 2, 2, 3, 37),
+        ("T2", "Betatown"): (1, 1, 2, 1, 3, 44),
+        ("T2", "Gammaburg"): (0, 0, 1, 0, 1, 6),
+        ("T2", "low-income"): (1, 1, 3, 1, 4, 50),
+        ("T2", "high-income"): (2, 2, 2, 2, 3, 37),
+        ("T2", "All sites"): (3, 3, 5, 3, 7, 87),
+    }
+    for key, val in expected.items():
+        assert got[key] == val, key
+    assert all(got[("T3", n)][0:2] == (0, 0) for n in ("Alphaville", "low-income", "All sites"))
+    rate = {(r.theme, r.name): r.units_per_1000_words for r in m.itertuples()}
+    assert rate[("T1", "Alphaville")] == 54.054          # 2 * 1000 / 37
+    assert rate[("T1", "Betatown")] == 45.455            # 2 * 1000 / 44
+    assert rate[("T1", "low-income")] == 40.0            # 2 * 1000 / 50
+    assert rate[("T1", "All sites")] == 45.977           # 4 * 1000 / 87
+    assert rate[("T2", "Betatown")] == 22.727            # 1 * 1000 / 44
+    assert rate[("T2", "All sites")] == 34.483           # 3 * 1000 / 87
+    assert rate[("T3", "Gammaburg")] == 0.0
+    assert list(m.loc[m["level"] == "site", "setting"][:3]) == ["high-income", "low-income", "low-income"]
+
+
+def test_site_without_transcripts_has_no_rate() -> None:
+    sites = pd.concat([sites_frame(), pd.DataFrame([{"site": "delta", "name": "Deltaville",
+                                                     "setting": "high-income"}])], ignore_index=True)
+    m = th.theme_matrix(codings_frame(), themes_frame(), sites, turns_frame())
+    d = m[(m["site"] == "delta") & (m["theme"] == "T1")].iloc[0]
+    assert (d["coded_units"], d["transcripts_total"], d["participant_words"]) == (0, 0, 0)
+    assert np.isnan(d["units_per_1000_words"])
+
+
+def test_codings_on_unknown_turn_or_bad_span_are_input_errors() -> None:
+    c = codings_frame()
+    c.attrs["path"] = "results/codes/codings.tsv"
+    c.loc[3, "turn"] = "99"
+    with pytest.raises(InputError, match=r"codings.tsv:5: alpha.FG1 turn 99 is not in the pseudonymised"):
+        th.theme_matrix(c, themes_frame(), sites_frame(), turns_frame())
+    c = codings_frame()
+    c.loc[1, ["start", "end"]] = ["10", "500"]
+    with pytest.raises(InputError, match=r"span 10-500 is outside alpha.FG1 turn 2"):
+        th.theme_matrix(c, themes_frame(), sites_frame(), turns_frame())
+    c = codings_frame()
+    c.loc[1, "theme"] = "T9"
+    with pytest.raises(InputError, match=r"theme 'T9' is not in the codebook"):
+        th.theme_matrix(c, themes_frame(), sites_frame(), turns_frame())
+
+
+def test_theme_label_in_codings_is_mapped_to_its_id() -> None:
+    c = codings_frame()
+    c.loc[c["theme"] == "T2", "theme"] = "resource availability"
+    m = th.theme_matrix(c, themes_frame(), sites_frame(), turns_frame())
+    assert int(m[(m["theme"] == "T2") & (m["level"] == "all")]["coded_units"].iloc[0]) == 3
+
+
+def test_read_themes_defensive(tmp_path: Path) -> None:
+    t = th.read_themes(write(tmp_path / "cb.yaml", CODEBOOK_YAML))
+    assert list(t["theme"]) == ["T1", "T2", "T3"]
+    assert list(t["theme_number"]) == [1, 2, 3]
+    assert t["theme_label"][2] == "Peer support network"
+    with pytest.raises(InputError, match="has no `themes:` list"):
+        th.read_themes(write(tmp_path / "bad.yaml", "codes: []\n"))
+    with pytest.raises(InputError, match="listed twice"):
+        th.read_themes(write(tmp_path / "dup.yaml", "themes: [{id: A, label: a}, {id: A, label: b}]\n"))
+
+
+# ----------------------------------------------------------------------------------------------
+# quotes
+# ----------------------------------------------------------------------------------------------
+
+def test_quotes_merge_overlaps_skip_short_spans_and_attribute() -> None:
+    q = th.quotes(codings_frame(), themes_frame(), sites_frame(), people(), turns_frame(), min_chars=40)
+    assert list(zip(q["theme"], q["transcript"], q["turn"])) == [
+        ("T1", "alpha.FG1", 2), ("T1", "beta.FG1", 2), ("T1", "beta.FG1", 3),
+        ("T2", "alpha.FG2", 2), ("T2", "beta.INT1", 2)]
+    merged = q.iloc[1]
+    # coder_a's span (to "citizens.") and coder_b's (from "second-hand") overlap: one quote, whole text,
+    # the line break inside the turn collapsed to a space
+    assert merged["text"] == ("When it comes to class, mental health patients are considered second-hand "
+                              "citizens. So we are marginalised among the marginalised.")
+    assert merged["coders"] == "coder_a, coder_b"
+    assert merged["codes"] == "c_class, c_stigma"
+    assert (merged["participant"], merged["site_name"], merged["description"]) == (9, "Betatown", "PSW")
+    assert q.iloc[0]["coders"] == "coder_a, coder_b"
+    assert q.iloc[3]["description"] == "Manager"              # roster label wins over the role name
+    assert q.iloc[4]["description"] == "Policy-maker"
+
+
+def test_non_overlapping_spans_stay_separate_quotes() -> None:
+    c = codings_frame()
+    text = _text("beta/FG1", 2)
+    s1, e1 = _span("beta/FG1", 2, "When", "class,")
+    s2, e2 = _span("beta/FG1", 2, "So we", "among")
+    extra = c.iloc[[6, 6]].copy()                # beta.FG1 turn 2, coder_a
+    extra["theme"], extra["code"] = "T3", "c_network"
+    extra["start"], extra["end"] = [str(s1), str(s2)], [str(e1), str(e2)]
+    c = pd.concat([c, extra], ignore_index=True)
+    q = th.quotes(c, themes_frame(), sites_frame(), people(), turns_frame(), min_chars=10)
+    t3 = q[q["theme"] == "T3"]
+    assert list(t3["text"]) == [text[s1:e1], text[s2:e2]]
+    # with a 10-character minimum the short spans of alpha become quotes too
+    assert ("T1", "alpha.FG1", 5) in set(zip(q["theme"], q["transcript"], q["turn"]))
+
+
+def test_write_themes_outputs(project: Path) -> None:
+    matrix, quotes = run_stage(project)
+    m = pd.read_csv(matrix, sep="\t", dtype=str, keep_default_na=False)
+    row = m[(m["theme"] == "T1") & (m["level"] == "setting") & (m["name"] == "low-income")].iloc[0]
+    assert (row["coded_units"], row["transcripts"], row["transcripts_total"], row["participants"],
+            row["participants_total"], row["units_per_1000_words"]) == ("2", "1", "3", "2", "4", "40")
+    text = quotes.read_text(encoding="utf-8")
+    section = text.split("## 1. Community and staff attitudes\n", 1)[1].split("\n## 2.", 1)[0]
+    lines = [l for l in section.splitlines() if l.startswith("- ")]
+    assert lines == [
+        '- "Stigma is everywhere in our clinic and doctors do not trust peers." [#1, Alphaville, PSW] '
+        '(alpha.FG1, turn 2; coders: coder_a, coder_b)',
+        '- "When it comes to class, mental health patients are considered second-hand citizens. So we are '
+        'marginalised among the marginalised." [#9, Betatown, PSW] (beta.FG1, turn 2; coders: coder_a, coder_b)',
+        '- "We are rejected at [HOSPITAL_01] and they don\'t welcome you, they avoid you." [#12, Betatown, PSW] '
+        '(beta.FG1, turn 3; coders: coder_a)',
+    ]
+    assert "*Attitudes towards mental illness.*" in section
+    assert "## 3. Peer support network\n\n_No quotes._\n" in text
+    assert '[#3, Alphaville, Manager] (alpha.FG2, turn 2; coders: coder_a)' in text
+    # deterministic: a second run gives the same bytes
+    before = matrix.read_bytes(), quotes.read_bytes()
+    run_stage(project)
+    assert (matrix.read_bytes(), quotes.read_bytes()) == before
+
+
+def test_write_themes_writes_nothing_on_bad_input(project: Path) -> None:
+    path = project / "results/codes/codings.tsv"
+    path.write_text(path.read_text(encoding="utf-8").replace("beta.INT1", "beta.INT7"), encoding="utf-8")
+    with pytest.raises(InputError, match="beta.INT7 turn 2 is not in the pseudonymised"):
+        run_stage(project)
+    assert not (project / "results/themes").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# figures
+# ----------------------------------------------------------------------------------------------
+
+def _svg_texts(svg: bytes) -> dict[str, str]:
+    """gid -> text of every labelled text element in a matplotlib SVG (svg.fonttype none)."""
+    root = ET.fromstring(svg)
+    ns = "{http://www.w3.org/2000/svg}"
+    out = {}
+    for g in root.iter(f"{ns}g"):
+        gid = g.get("id", "")
+        if gid.startswith(("count:", "cell:", "group:")):
+            out[gid] = "".join(t.text or "" for t in g.iter(f"{ns}text"))
+    return out
+
+
+@pytest.fixture
+def matrix(project: Path) -> pd.DataFrame:
+    path, _ = run_stage(project)
+    return figures.read_matrix(path)
+
+
+def test_income_figure_plots_the_matrix(matrix: pd.DataFrame) -> None:
+    fig, data = figures.plot_themes_by_income(matrix)
+    setting = matrix[matrix["level"] == "setting"]
+    for measure in ("transcripts", "participants"):
+        d = data[data["measure"] == measure]
+        assert list(d["setting"][:2]) == ["low-income", "high-income"]
+        assert list(d["count"]) == list(setting[measure])
+        assert list(d["total"]) == list(setting[f"{measure}_total"])
+    d = data.set_index(["measure", "theme", "setting"])
+    assert d.loc[("transcripts", "T1", "low-income"), "label"] == "1/3"
+    assert d.loc[("participants", "T2", "high-income"), "share"] == pytest.approx(2 / 3)
+    texts = _svg_texts(figures.figure_bytes(fig, "svg"))
+    for r in setting.itertuples():
+        for measure in ("transcripts", "participants"):
+            assert texts[f"count:{measure}:{r.setting}:{r.theme}"] == \
+                f"{getattr(r, measure)}/{getattr(r, measure + '_total')}"
+    assert len([k for k in texts if k.startswith("count:")]) == 2 * len(setting)
+
+
+def test_site_heatmap_plots_the_matrix(matrix: pd.DataFrame) -> None:
+    fig, data = figures.plot_themes_by_site(matrix)
+    # low-income sites first (sites.tsv order within the group), then high-income
+    assert list(data["site"][:3]) == ["beta", "gamma", "alpha"]
+    sites = matrix[matrix["level"] == "site"]
+    merged = data.merge(sites, on=["theme", "site"], suffixes=("", "_m"))
+    assert len(merged) == len(sites) == 9
+    assert (merged["coded_units"] == merged["coded_units_m"]).all()
+    assert np.allclose(merged["units_per_1000_words"], merged["units_per_1000_words_m"])
+    texts = _svg_texts(figures.figure_bytes(fig, "svg"))
+    for r in sites.itertuples():
+        assert texts[f"cell:{r.theme}:{r.site}"] == str(r.coded_units)
+    assert texts["group:low-income"] == "Low-income" and texts["group:high-income"] == "High-income"
+
+
+def test_figures_are_byte_identical_across_runs(project: Path, tmp_path: Path) -> None:
+    path, _ = run_stage(project)
+    runs = []
+    for i in range(2):
+        out = [tmp_path / f"run{i}" / n for n in ("inc.png", "inc.svg", "site.png", "site.svg")]
+        figures.write_figures(path, *out)
+        runs.append([p.read_bytes() for p in out])
+    assert runs[0] == runs[1]
+    # and in a fresh interpreter (no state carried over from this process)
+    out = [tmp_path / "fresh" / n for n in ("inc.png", "inc.svg", "site.png", "site.svg")]
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from qualflow.figures import write_figures; "
+            "write_figures(*sys.argv[2:])")
+    subprocess.run([sys.executable, "-c", code, str(ROOT / "workflow"), str(path), *map(str, out)], check=True)
+    assert [p.read_bytes() for p in out] == runs[0]
+    png, svg = runs[0][0], runs[0][1]
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"Software" not in png and b"<dc:date>" not in svg and b"Matplotlib v" not in svg
+    # 300 dpi: pHYs chunk holds pixels per metre (300 / 0.0254 = 11811)
+    i = png.index(b"pHYs")
+    assert int.from_bytes(png[i + 4:i + 8], "big") == 11811
+
+
+# ----------------------------------------------------------------------------------------------
+# the demo study: every published quote under its theme (after the workflow has run)
+# ----------------------------------------------------------------------------------------------
+
+_PLACEHOLDER = r"(?:\[[A-Z]+_\d+\]|\[TP\d+\]|\bP\d+\b)"
+_QUOTE_LINE = re.compile(r'^- "(?P<text>.*)" \[#(?P<num>\d+), (?P<site>[^,\]]+), (?P<desc>[^\]]+)\] '
+                         r'\((?P<transcript>\S+), turn (?P<turn>\d+); coders: (?P<coders>[^)]*)\)$')
+
+
+def _norm(text: str) -> str:
+    text = unicodedata.normalize("NFC", text)
+    for a, b in (("‘", "'"), ("’", "'"), ("‚", "'"), ("“", '"'), ("”", '"'), ("„", '"')):
+        text = text.replace(a, b)
+    return " ".join(text.casefold().split())
+
+
+def published_pattern(text: str) -> re.Pattern:
+    """Published text -> regex: '…' splits ordered segments; [name]/(Name) match any placeholder."""
+    segments = [s.strip() for s in _norm(text).split("…") if s.strip()]
+    parts = []
+    for seg in segments:
+        pieces = re.split(r"(\[name\]|\(name\))", seg)
+        parts.append("".join(_PLACEHOLDER if p in ("[name]", "(name)") else re.escape(p) for p in pieces))
+    return re.compile(".*?".join(parts).replace(r"\ ", r"\s+").replace(" ", r"\s+"), re.IGNORECASE)
+
+
+def parse_quotes_md(text: str) -> dict[int, list[dict]]:
+    """quotes.md -> theme number -> parsed quote lines."""
+    out: dict[int, list[dict]] = {}
+    current = None
+    for line in text.splitlines():
+        h = re.match(r"^## (\d+)\. ", line)
+        if h:
+            current = int(h.group(1))
+            out[current] = []
+        elif line.startswith("- ") and current is not None:
+            m = _QUOTE_LINE.match(line)
+            assert m, f"malformed quote line: {line[:120]}"
+            out[current].append(m.groupdict())
+    return out
+
+
+def test_published_pattern_normalisation() -> None:
+    pat = published_pattern("And even here at [name] hospital some say, ‘Who…mad ones?")
+    assert pat.search(_norm("Intro. And even here at [HOSPITAL_01] hospital some say, 'Who can work with those "
+                            "mad ones?"))
+    assert published_pattern("‘(Name) is getting a relapse, (name) do this").search(
+        _norm("'[TP02] is getting a relapse, P07 do this and this'"))
+    assert not published_pattern("we are rejected").search(_norm("we were rejected"))
+
+
+def test_published_quotes_in_quotes_md() -> None:
+    path = ROOT / "results/themes/quotes.md"
+    if not path.exists():
+        pytest.skip("results/themes/quotes.md has not been built (run the workflow first)")
+    published = pd.read_csv(ROOT / "tests/data/published_quotes.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert len(published) == 30
+    sections = parse_quotes_md(path.read_text(encoding="utf-8"))
+    missing = []
+    for r in published.itertuples():
+        pat = published_pattern(r.text)
+        hits = [q for q in sections.get(int(r.theme_number), []) if pat.search(_norm(q["text"]))]
+        ok = [q for q in hits if int(q["num"]) == int(r.participant) and _norm(q["site"]) == _norm(r.site)
+              and _norm(q["desc"]) == _norm(r.description)]
+        if not ok:
+            where = "; ".join(f"[#{q['num']}, {q['site']}, {q['desc']}]" for q in hits) or "no matching text"
+            missing.append(f"quote {r.quote} (theme {r.theme_number}, #{r.participant} {r.site}): {where}")
+    assert not missing, "\n".join(missing)
