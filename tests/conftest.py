@@ -68,3 +68,37 @@ def mini_study(tmp_path: Path) -> Path:
     import yaml
     write(tmp_path / "config/mini.yaml", yaml.safe_dump(config))
     return tmp_path
+
+
+PROJECT_PARTS = ["Snakefile", "config", "data", "workflow", "profiles", "notebooks"]
+
+
+def copy_project(dst: Path) -> Path:
+    """A copy of the project's inputs and code, so a test run never touches the checkout."""
+    dst.mkdir(parents=True, exist_ok=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints")
+    for part in PROJECT_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dst / part, ignore=ignore)
+        else:
+            shutil.copy2(src, dst / part)
+    return dst
+
+
+def snakemake(project: Path, *args: str, check: bool = True):
+    """Run the venv's snakemake in ``project``; return the CompletedProcess."""
+    import subprocess
+    exe = Path(sys.executable).parent / "snakemake"
+    proc = subprocess.run([str(exe), *args], cwd=project, capture_output=True, text=True, timeout=1200)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory) -> Path:
+    """The demo study run end to end once per test session, in a temporary copy of the project."""
+    project = copy_project(tmp_path_factory.mktemp("demo") / "project")
+    snakemake(project, "--profile", "profiles/default", "--quiet")
+    return project

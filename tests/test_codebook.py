@@ -36,7 +36,6 @@ from qualflow.refiqda import Code, Coding, Project, Source, User, read_qdc, read
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "refi-qda"
 XSD = FIXTURES / "Project-mrt2019.xsd"
-PSEUDO = ROOT / "results" / "pseudonymised"
 DOUBLE_CODED = ["kampala.FG2", "dar_es_salaam.FG1", "beer_sheva.FG1", "ulm.FG2"]
 
 
@@ -734,21 +733,20 @@ def test_exports_validate_and_round_trip(study: Path, xsd: etree.XMLSchema) -> N
 # =========================================================================== the demo study
 
 
-def _demo_ready() -> bool:
-    return all((PSEUDO / t.split(".")[0] / f"{t.split('.')[1]}.en.txt").is_file() for t in DOUBLE_CODED) \
-        and (ROOT / "data/codings/coder_b/coder_b.qdpx").is_file()
+@pytest.fixture(scope="module")
+def pseudo(demo: Path) -> Path:
+    """The demo's pseudonymised transcripts, from the session's end-to-end run (conftest.demo)."""
+    return demo / "results" / "pseudonymised"
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> dict[str, str]:
-    if not _demo_ready():
-        pytest.skip("the pseudonymised transcripts or the demo codings are not there yet")
+def codes_out(tmp_path_factory, pseudo: Path) -> dict[str, str]:
     out = tmp_path_factory.mktemp("codes")
     o = outputs(out)
     codings = sorted(str(p) for p in (ROOT / "data/codings").glob("*/*") if p.suffix in (".tsv", ".qdpx"))
     codes_stage(str(ROOT / "config/codebook.yaml"), codings,
-                sorted(str(p) for p in PSEUDO.glob("*/*.en.tsv")),
-                sorted(str(p) for p in PSEUDO.glob("*/*.en.txt")),
+                sorted(str(p) for p in pseudo.glob("*/*.en.tsv")),
+                sorted(str(p) for p in pseudo.glob("*/*.en.txt")),
                 str(ROOT / "data/codings"), "fail", o, sites=str(ROOT / "config/sites.tsv"))
     return o
 
@@ -761,33 +759,33 @@ def _generator():
     return mod
 
 
-def test_demo_coders_and_transcripts(demo: dict[str, str]) -> None:
-    cov = read(demo["coverage"])
+def test_demo_coders_and_transcripts(codes_out: dict[str, str], pseudo: Path) -> None:
+    cov = read(codes_out["coverage"])
     by = cov.groupby("coder")["transcript"].apply(sorted).to_dict()
     assert len(by["coder_a"]) == 15
     assert by["coder_b"] == sorted(DOUBLE_CODED)
     assert set(cov[cov.coder == "coder_b"]["source"]) == {"qdpx"}
-    assert read(demo["unmapped"]).empty                       # codes.unmapped: fail passes
-    book = read(demo["codebook"]).set_index("code")
+    assert read(codes_out["unmapped"]).empty                       # codes.unmapped: fail passes
+    book = read(codes_out["codebook"]).set_index("code")
     assert book.loc["hierarchy", "coders"] == "coder_b"
     assert book.loc["role_drift", "coders"] == "coder_a"
     assert (book["n_codings"].astype(int) > 0).sum() >= 38
-    c = read(demo["codings"])
+    c = read(codes_out["codings"])
     # coders spell labels differently for the same code
     labels = c[c.code == "community_stigma"].groupby("coder")["label"].agg(set).to_dict()
     assert "Stigma > community" in labels["coder_b"] and "Community stigma" in labels["coder_a"]
 
 
-def test_demo_every_published_quote_is_coded_to_its_theme(demo: dict[str, str]) -> None:
+def test_demo_every_published_quote_is_coded_to_its_theme(codes_out: dict[str, str], pseudo: Path) -> None:
     gen = _generator()
-    ts = load_transcripts(sorted(str(p) for p in PSEUDO.glob("*/*.en.tsv")),
-                          sorted(str(p) for p in PSEUDO.glob("*/*.en.txt")))
+    ts = load_transcripts(sorted(str(p) for p in pseudo.glob("*/*.en.tsv")),
+                          sorted(str(p) for p in pseudo.glob("*/*.en.txt")))
     quotes = gen.locate_quotes(gen.read_quotes(ROOT / "tests/data/published_quotes.tsv"), ts)
     assert len(quotes) == 30
     theme_no = {c.id: c.theme for c in load_codebook(ROOT / "config/codebook.yaml").codes}
     paper = {int(r["quote"]): r["theme"] for r in gen.read_quotes(ROOT / "tests/data/published_quotes.tsv")}
     label = {t.id: t.label.lower() for t in load_codebook(ROOT / "config/codebook.yaml").themes}
-    c = read(demo["codings"])
+    c = read(codes_out["codings"])
     c[["turn", "start", "end"]] = c[["turn", "start", "end"]].astype(int)
     both = 0
     for q in quotes:
@@ -800,16 +798,16 @@ def test_demo_every_published_quote_is_coded_to_its_theme(demo: dict[str, str]) 
     assert both >= 15        # both coders on most quotes of the double-coded transcripts
 
 
-def test_demo_codings_are_realistic(demo: dict[str, str]) -> None:
+def test_demo_codings_are_realistic(codes_out: dict[str, str], pseudo: Path) -> None:
     """Agreement on the double-coded transcripts is good but imperfect, as in real teams."""
     import krippendorff
     import numpy as np
-    c = read(demo["codings"])
+    c = read(codes_out["codings"])
     c = c[c.transcript.isin(DOUBLE_CODED)]
     units = []
     for tid in DOUBLE_CODED:
         site, name = tid.split(".")
-        df = read(str(PSEUDO / site / f"{name}.en.tsv"))
+        df = read(str(pseudo / site / f"{name}.en.tsv"))
         df = df[(df.kind == "speech") & (df.role != "facilitator") & (df.speaker != "")]
         units += [(tid, t) for t in df.turn]
     ix = {u: i for i, u in enumerate(units)}
@@ -827,19 +825,19 @@ def test_demo_codings_are_realistic(demo: dict[str, str]) -> None:
     assert sum(a < 0.667 for a in per_code) >= 3
 
 
-def test_demo_generator_is_deterministic(tmp_path: Path) -> None:
-    if not _demo_ready():
-        pytest.skip("the pseudonymised transcripts are not there yet")
+def test_demo_generator_is_deterministic(tmp_path: Path, pseudo: Path) -> None:
     gen = _generator()
     for sub in ("config", "tests/data"):
         (tmp_path / sub).mkdir(parents=True)
     for f in ("config/codebook.yaml", "config/sites.tsv", "tests/data/published_quotes.tsv"):
         (tmp_path / f).write_bytes((ROOT / f).read_bytes())
     (tmp_path / "results").mkdir()
-    (tmp_path / "results/pseudonymised").symlink_to(PSEUDO)
+    (tmp_path / "results/pseudonymised").symlink_to(pseudo)
     gen.main(["--root", str(tmp_path)])
-    made = sorted(p.relative_to(tmp_path) for p in (tmp_path / "data/codings").rglob("*") if p.is_file())
-    committed = sorted(p.relative_to(ROOT) for p in (ROOT / "data/codings").rglob("*") if p.is_file())
+    made = sorted(p.relative_to(tmp_path) for p in (tmp_path / "data/codings").rglob("*")
+                  if p.suffix in (".tsv", ".qdpx"))
+    committed = sorted(p.relative_to(ROOT) for p in (ROOT / "data/codings").rglob("*")
+                       if p.suffix in (".tsv", ".qdpx"))
     assert made == committed
     for rel in made:
         assert hashlib.sha256((tmp_path / rel).read_bytes()).hexdigest() == \

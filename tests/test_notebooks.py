@@ -138,26 +138,19 @@ def test_agreement_notebook_without_agreement_or_translation(results_tree: Path,
 # the demo study, after the workflow has run
 # ----------------------------------------------------------------------------------------------
 
-def _built(*parts: str) -> Path:
-    path = ROOT.joinpath("results", *parts)
-    if not path.exists():
-        pytest.skip(f"results/{'/'.join(parts)} has not been built (run the workflow first)")
-    return path
-
-
-def test_audit_notebook_on_demo_results(tmp_path: Path) -> None:
-    quotes = _built("themes", "quotes.md")
+def test_audit_notebook_on_demo_results(demo: Path, tmp_path: Path) -> None:
+    quotes = demo / "results/themes/quotes.md"
     line = next(l for l in quotes.read_text(encoding="utf-8").splitlines()
                 if l.startswith("- ") and "When it comes to class" in l)
     transcript, turn = re.search(r"\((\S+), turn (\d+);", line).groups()
-    out = stdout(execute(NOTEBOOKS / AUDIT, NOTEBOOKS, tmp_path))
+    out = stdout(execute(demo / "notebooks" / AUDIT, demo / "notebooks", tmp_path))
     assert f"unit: {transcript} turn {turn}\n" in out
     assert "attribution: [#9, Kampala, PSW]" in out
 
 
-def test_agreement_notebook_on_demo_results(tmp_path: Path) -> None:
-    by_code = pd.read_csv(_built("agreement", "by_code.tsv"), sep="\t", dtype=str, keep_default_na=False)
+def test_agreement_notebook_on_demo_results(demo: Path, tmp_path: Path) -> None:
+    by_code = pd.read_csv(demo / "results/agreement/by_code.tsv", sep="\t", dtype=str, keep_default_na=False)
     pooled = by_code[(by_code["scope"] == "all") & (by_code["code"] == "(pooled)") & (by_code["origin"] == "")]
-    out = stdout(execute(NOTEBOOKS / AGREEMENT, NOTEBOOKS, tmp_path))
-    if not pooled.empty and pooled["alpha"].iloc[0] != "":
-        assert f"pooled alpha (all codes, all units): {float(pooled['alpha'].iloc[0]):.3f}" in out
+    assert len(pooled) == 1 and pooled["alpha"].iloc[0] != ""
+    out = stdout(execute(demo / "notebooks" / AGREEMENT, demo / "notebooks", tmp_path))
+    assert f"pooled alpha (all codes, all units): {float(pooled['alpha'].iloc[0]):.3f}" in out

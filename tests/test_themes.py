@@ -473,10 +473,8 @@ def test_published_pattern_normalisation() -> None:
     assert not published_pattern("we are rejected").search(_norm("we were rejected"))
 
 
-def test_published_quotes_in_quotes_md() -> None:
-    path = ROOT / "results/themes/quotes.md"
-    if not path.exists():
-        pytest.skip("results/themes/quotes.md has not been built (run the workflow first)")
+def test_published_quotes_in_quotes_md(demo: Path) -> None:
+    path = demo / "results/themes/quotes.md"
     published = pd.read_csv(ROOT / "tests/data/published_quotes.tsv", sep="\t", dtype=str, keep_default_na=False)
     assert len(published) == 30
     sections = parse_quotes_md(path.read_text(encoding="utf-8"))

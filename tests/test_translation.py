@@ -341,12 +341,12 @@ PLANTED = {
 }
 
 
-def demo_flags() -> pd.DataFrame:
+def demo_flags(root: Path) -> pd.DataFrame:
     """Check every translated demo transcript from results/pseudonymised with the study's config."""
-    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text(encoding="utf-8"))
+    cfg = yaml.safe_load((root / "config/config.yaml").read_text(encoding="utf-8"))
     th = Thresholds.from_config(cfg.get("translation"))
     pairs = []
-    for lp in sorted((ROOT / "results/pseudonymised").glob("*/*.tsv")):
+    for lp in sorted((root / "results/pseudonymised").glob("*/*.tsv")):
         parts = lp.name.split(".")
         if len(parts) != 3 or parts[1] == "en" or not (lp.parent / f"{parts[0]}.en.tsv").exists():
             continue
@@ -359,9 +359,8 @@ def demo_flags() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-@pytest.mark.skipif(not (ROOT / "results/pseudonymised").is_dir(), reason="results/pseudonymised not built yet")
-def test_demo_planted_problems_are_flagged_and_clean_turns_raise_no_error():
-    df = demo_flags()
+def test_demo_planted_problems_are_flagged_and_clean_turns_raise_no_error(demo):
+    df = demo_flags(demo)
     raised = {(r.site, r.transcript, int(r.turn), r.flag) for r in df.itertuples()}
     errors = {(r.site, r.transcript, int(r.turn), r.flag) for r in df.itertuples() if r.severity == "error"}
     found = PLANTED & raised

@@ -17,7 +17,7 @@ from .tables import write_tsv
 
 PACKAGES = ["qualflow", "snakemake", "pandas", "numpy", "pyyaml", "jsonschema", "krippendorff", "matplotlib",
             "regex", "pyahocorasick", "rapidfuzz", "lingua-language-detector", "python-docx", "webvtt-py",
-            "lxml", "nltk"]
+            "lxml"]
 
 
 def sha256(path: str | Path) -> str:

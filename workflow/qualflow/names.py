@@ -3,7 +3,8 @@
 Leftmost-longest matching of every listed form (Aho-Corasick, pyahocorasick) over a *matching view*
 of the text: NFC, invisible characters removed (soft hyphen, direction marks, zero-width), any run of
 white space folded to one space (so a name broken across lines still matches) and, for
-case-insensitive forms, case-folded. An offset map takes every match back to the original text, so
+case-insensitive forms, lower-cased (``str.lower`` rather than ``casefold``: it keeps lengths, so the
+offset map is a plain index array; ß therefore matches ß, not ss). An offset map takes every match back to the original text, so
 replacements never shift. Boundaries are Unicode-aware (a combining vowel sign is part of a word:
 Devanagari ``राम`` does not match inside ``रामा``), with three language rules: a German genitive
 ``-s`` after a name, Hebrew proclitic prefixes (ו ה ב ל מ ש כ) before it, which are kept, and
@@ -12,25 +13,33 @@ elision (``n'Okello``), which the apostrophe boundary already allows.
 from __future__ import annotations
 
 import bisect
+import functools
 import unicodedata
 from dataclasses import dataclass
 
 import ahocorasick
+import numpy as np
 import regex
 
 HEBREW_PREFIXES = set("והבלמשכ")
 _INVISIBLE = r"[\p{Cf}\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180e\u3164\uffa0]"
-# Characters whose case folding changes the string's length (ß -> ss, İ -> i̇, ligatures, ...).
+# Characters whose lower-casing changes the string's length (İ -> i̇): rare, handled edit by edit.
 _FOLD_GROW = "".join(sorted({c for c in map(chr, range(0x80, 0x30000))
-                             if len(c.casefold()) != 1 and unicodedata.category(c) != "Cs"}))
+                             if len(c.lower()) != 1 and unicodedata.category(c) != "Cs"}))
 _EDIT_FOLD = regex.compile(rf"{_INVISIBLE}+|\s{{2,}}|[^\S ]|[{regex.escape(_FOLD_GROW)}]")
 _EDIT_CASE = regex.compile(rf"{_INVISIBLE}+|\s{{2,}}|[^\S ]")
 _CLUSTER = regex.compile(r"\P{M}\p{M}+")
-_WORD = regex.compile(r"[\w\p{M}]")
+_WS_CODES = np.array(sorted(ord(c) for c in map(chr, range(0x3000 + 1)) if c.isspace()), dtype=np.uint32)
+_ASCII_WS_TO_SPACE = bytes(32 if chr(i).isspace() and i < 128 else i for i in range(256))
+_SHIFTED = object()   # a View mapped back by the positions of the characters it dropped
+_INVISIBLE_CODES = np.array(sorted(ord(c) for c in map(chr, range(0x30000))
+                                   if regex.fullmatch(_INVISIBLE, c)), dtype=np.uint32)
 
 
+@functools.lru_cache(maxsize=8192)
 def _is_word(ch: str) -> bool:
-    return bool(ch) and _WORD.match(ch) is not None
+    """Letters, digits, underscore and combining marks are word characters (boundaries)."""
+    return ch.isalnum() or ch == "_" or unicodedata.category(ch)[0] == "M"
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,60 @@ class View:
 
     def __init__(self, text: str, fold: bool) -> None:
         self.text = text
+        self._orig: object | None = None
+        self._shift: list[int] | None = None
+        if (text.isascii() or unicodedata.is_normalized("NFC", text)) and self._fast(text, fold):
+            return
+        self._slow(text, fold)
+
+    def _fast(self, text: str, fold: bool) -> bool:
+        """Vectorised view for NFC text: drop invisibles, fold white-space runs, lower-case.
+
+        ``str.lower`` keeps the length of almost every string (``casefold`` turns ß into ss), so the
+        map from view to original offsets only needs the positions of the dropped characters
+        (searched per match, not built per character). Returns False (use the general path) when
+        lower-casing changes the length.
+        """
+        ascii_only = text.isascii()
+        if ascii_only:
+            # One byte per character; bytes.translate turns every white-space byte into a space.
+            encoding = "latin-1"
+            out = np.frombuffer(text.encode(encoding).translate(_ASCII_WS_TO_SPACE), dtype=np.uint8)
+            ws = out == 32
+            drop = np.zeros(len(out), dtype=bool)
+            drop[1:] = ws[1:] & ws[:-1]
+        else:
+            encoding = "utf-32-le"
+            cp = np.frombuffer(text.encode(encoding), dtype=np.uint32)
+            drop = np.isin(cp, _INVISIBLE_CODES)
+            ws = np.isin(cp, _WS_CODES)
+            # A white-space character is dropped when the previous kept character is white space too.
+            keep_idx = np.flatnonzero(~drop)
+            kws = ws[keep_idx]
+            tail = np.zeros(len(kws), dtype=bool)
+            tail[1:] = kws[1:] & kws[:-1]
+            drop[keep_idx[tail]] = True
+            out = cp.copy()
+            out[ws] = 32
+        if drop.any():
+            out = out[~drop]
+            dropped = np.flatnonzero(drop)
+            # View position of the k-th dropped character's successor: dropped[k] - k.
+            self._shift = (dropped - np.arange(len(dropped))).tolist()
+        else:
+            self._shift = None
+        view = out.tobytes().decode(encoding)
+        if fold:
+            lowered = view.lower()
+            if len(lowered) != len(view):
+                return False
+            view = lowered
+        self.view = view
+        self._orig = _SHIFTED
+        return True
+
+    def _slow(self, text: str, fold: bool) -> None:
+        """General view (any normalisation form, any case folding), built edit by edit."""
         pieces: list[str] = []
         # Segments: (view_start, orig_start, orig_end, identity?) — identity segments map 1:1.
         self._vstart: list[int] = []
@@ -75,7 +138,7 @@ class View:
             elif regex.match(_INVISIBLE, s):
                 rep = ""
             else:
-                rep = s.casefold()
+                rep = s.lower()
             spans.append((m.start(), m.end(), rep))
         if not unicodedata.is_normalized("NFC", src):
             extra = [(m.start(), m.end(), unicodedata.normalize("NFC", m.group()))
@@ -85,7 +148,7 @@ class View:
         for a, b, rep in spans:
             if a > pos:
                 seg = src[pos:a]
-                pieces.append(seg.casefold() if fold else seg)
+                pieces.append(seg.lower() if fold else seg)
                 self._vstart.append(v)
                 self._seg.append((pos, a, True))
                 v += a - pos
@@ -97,18 +160,22 @@ class View:
             pos = b
         if pos < len(src):
             seg = src[pos:]
-            pieces.append(seg.casefold() if fold else seg)
+            pieces.append(seg.lower() if fold else seg)
             self._vstart.append(v)
             self._seg.append((pos, len(src), True))
         self.view = "".join(pieces)
 
     def orig_start(self, v: int) -> int:
+        if self._orig is _SHIFTED:
+            return v if self._shift is None else v + bisect.bisect_right(self._shift, v)
         i = bisect.bisect_right(self._vstart, v) - 1
         a, b, identity = self._seg[i]
         return a + (v - self._vstart[i]) if identity else a
 
     def orig_end(self, v_end: int) -> int:
         """Original offset just after view character ``v_end - 1``."""
+        if self._orig is _SHIFTED:
+            return self.orig_start(v_end - 1) + 1
         i = bisect.bisect_right(self._vstart, v_end - 1) - 1
         a, b, identity = self._seg[i]
         return a + (v_end - self._vstart[i]) if identity else b
@@ -117,7 +184,7 @@ class View:
 def _merge_spans(spans, extra, fold):
     """Combine edit spans with NFC-cluster spans; a cluster wins where they overlap."""
     out = []
-    for a, b, rep in sorted(spans + [(a, b, r.casefold() if fold else r) for a, b, r in extra]):
+    for a, b, rep in sorted(spans + [(a, b, r.lower() if fold else r) for a, b, r in extra]):
         if out and a < out[-1][1]:
             pa, pb, prep = out[-1]
             if b - a > pb - pa:
@@ -131,7 +198,7 @@ def _norm_form(form: str, fold: bool) -> str:
     f = unicodedata.normalize("NFC", form)
     f = regex.sub(_INVISIBLE, "", f)
     f = " ".join(f.split())
-    return f.casefold() if fold else f
+    return f.lower() if fold else f
 
 
 class Matcher:
@@ -140,6 +207,7 @@ class Matcher:
     def __init__(self, entries: list[Entry]) -> None:
         self.entries = entries
         self._auto: dict[bool, ahocorasick.Automaton | None] = {}
+        self._longest = max((len(e.form) for e in entries), default=0) + 8
         for fold in (True, False):
             forms: dict[str, Entry] = {}
             for e in entries:
@@ -157,31 +225,44 @@ class Matcher:
                 self._auto[fold] = None
 
     def find(self, text: str) -> list[Match]:
-        """All non-overlapping matches in ``text`` (original offsets), leftmost-longest."""
-        candidates: list[Match] = []
+        """All non-overlapping matches in ``text`` (original offsets), leftmost-longest.
+
+        ``iter_long`` gives the automaton's leftmost-longest matches in C; only where one fails the
+        boundary rules are the shorter or later matches inside it examined.
+        """
+        candidates: list[tuple[int, int, str, Entry, str]] = []
+        seen: set[tuple[int, int, str]] = set()
+        bounded = self._bounded
         for fold, auto in self._auto.items():
             if auto is None:
                 continue
             view = View(text, fold)
             vt = view.view
-            for end, (n, entry) in auto.iter(vt):
-                vs, ve = end - n + 1, end + 1
-                m = self._bounded(vt, vs, ve, entry)
-                if m is None:
-                    continue
-                (vs, ve, rule) = m
-                candidates.append(Match(view.orig_start(vs), view.orig_end(ve), entry, rule))
-        candidates.sort(key=lambda m: (m.start, -(m.end - m.start), m.entry.key))
+            o_start, o_end = view.orig_start, view.orig_end
+            for end, (n, entry) in auto.iter_long(vt):
+                m = bounded(vt, end - n + 1, end + 1, entry)
+                if m is not None:
+                    found = [m]
+                else:
+                    # The longest form failed a boundary: look at shorter and later forms inside it.
+                    found = [x for e2, (n2, en2) in auto.iter(vt, end - n + 1, min(len(vt), end + 1 + self._longest))
+                             if (x := bounded(vt, e2 - n2 + 1, e2 + 1, en2)) is not None]
+                for vs, ve, rule, ent in found:
+                    a, b = o_start(vs), o_end(ve)
+                    if (a, b, ent.key) not in seen:
+                        seen.add((a, b, ent.key))
+                        candidates.append((a, a - b, ent.key, ent, rule))
+        candidates.sort(key=lambda c: c[:3])
         out: list[Match] = []
         last_end = -1
-        for m in candidates:
-            if m.start >= last_end:
-                out.append(m)
-                last_end = m.end
+        for a, neg, _, entry, rule in candidates:
+            if a >= last_end:
+                out.append(Match(a, a - neg, entry, rule))
+                last_end = a - neg
         return out
 
     @staticmethod
-    def _bounded(vt: str, vs: int, ve: int, entry: Entry) -> tuple[int, int, str] | None:
+    def _bounded(vt: str, vs: int, ve: int, entry: Entry) -> tuple[int, int, str, Entry] | None:
         """Check the match's edges; return the (possibly extended) view span and the rule used."""
         rule = "exact"
         first, last = vt[vs], vt[ve - 1]
@@ -197,6 +278,6 @@ class Matcher:
             # German genitive: "Sabines" -> the name plus -s (the s is replaced with the name).
             if vt[ve] in "sS" and (ve + 1 == len(vt) or not _is_word(vt[ve + 1])) \
                     and not ("\u0590" <= last <= "\u05ff"):
-                return vs, ve + 1, "genitive"
+                return vs, ve + 1, "genitive", entry
             return None
-        return vs, ve, rule
+        return vs, ve, rule, entry

@@ -67,7 +67,7 @@ def site_entries(site: str, people: list[Person], identifiers: list[Identifier])
     for ident in ordered:
         counters[ident.category] += 1
         placeholder = f"[{PREFIX[ident.category]}{counters[ident.category]:02d}]"
-        k = f"identifiers:{ident.site}:{ident.line}"
+        k = f"identifiers:{site}:{placeholder}"   # stable across edits elsewhere in the list
         for form in ident.forms:
             entries.append(Entry(form, k, ident.category, placeholder, ident.case_sensitive))
         key.append(KeyRow(site, k, placeholder, ident.category, ident.term, "|".join(ident.aliases), ident.line))

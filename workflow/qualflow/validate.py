@@ -38,9 +38,13 @@ class Study:
 
 
 def load_study(config: dict, base: str | Path = ".") -> Study:
-    """Read and cross-check every input named by the config; raise InputError with all problems."""
+    """Read and cross-check every input named by the config; raise InputError with all problems.
+
+    Paths stay relative to ``base`` (the working directory Snakemake runs in) so messages, the
+    manifest and Snakemake's record of inputs do not depend on where the project folder lives.
+    """
     base = Path(base)
-    p = lambda key: base / config[key]  # noqa: E731
+    p = lambda key: Path(config[key]) if base == Path(".") else base / config[key]  # noqa: E731
     sites = read_sites(p("sites"))
     problems: list[Problem] = []
     people: list[Person] = []
@@ -50,8 +54,17 @@ def load_study(config: dict, base: str | Path = ".") -> Study:
             target.extend(reader(p(key), sites))
         except InputError as e:
             problems.extend(e.problems)
+    if config.get("codebook"):
+        from .codebook import load_codebook   # stage 1 checks the codebook too, before any job runs
+        try:
+            load_codebook(p("codebook"))
+        except InputError as e:
+            problems.extend(e.problems)
     languages = {r.site: r.languages.split(",") for r in sites.itertuples()}
-    sources = discover(p("raw_dir"), list(sites["site"]), languages, config.get("english", "en"))
+    try:
+        sources = discover(p("raw_dir"), list(sites["site"]), languages, config.get("english", "en"))
+    except InputError as e:
+        raise InputError.collect(problems + e.problems) from None
     index = SpeakerIndex(people)
     transcripts: dict[str, Transcript] = {}
     for src in sources:
@@ -66,6 +79,34 @@ def load_study(config: dict, base: str | Path = ".") -> Study:
     if problems:
         raise InputError.collect(problems)
     return Study(config, sites, people, identifiers, sources, transcripts)
+
+
+def write_site_inputs(config: dict, sites: list[str], out_dir: str | Path) -> dict[str, dict[str, str]]:
+    """Split sites.tsv, the roster and the identifiers into one folder per site (restricted).
+
+    A per-site job then depends only on its own site's rows, so adding or editing a site re-runs
+    that site's jobs and the aggregates, not every site. A slice is rewritten only when its content
+    changes (an unchanged file keeps its modification time). Identifiers for every site (``*``)
+    are part of each slice. Returns the slice paths per site.
+    """
+    from .tables import read_text_file, write_text
+
+    out: dict[str, dict[str, str]] = {}
+    tables = {"site": (config["sites"], "site"), "roster": (config["roster"], "site"),
+              "identifiers": (config["identifiers"], "site")}
+    contents = {k: read_text_file(path).split("\n") for k, (path, _) in tables.items()}
+    for site in sites:
+        out[site] = {}
+        for kind, lines in contents.items():
+            header = lines[0]
+            col = header.split("\t").index("site")
+            rows = [l for l in lines[1:] if l.strip() and l.split("\t")[col] in ({site, "*"} if kind == "identifiers" else {site})]
+            text = "\n".join([header, *rows]) + "\n"
+            path = Path(out_dir) / site / f"{kind}.tsv"
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                write_text(text, path)
+            out[site][kind] = str(path)
+    return out
 
 
 def load_study_or_exit(config: dict, base: str | Path = ".") -> Study:

@@ -5,12 +5,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from qualflow.validate import load_study_or_exit
+from qualflow.validate import load_study_or_exit, write_site_inputs
 
-STUDY = load_study_or_exit(config, workflow.basedir)
+STUDY = load_study_or_exit(config)
 SITES = STUDY.site_ids
 EN = config.get("english", "en")
 RESTRICTED = config.get("restricted_out", "restricted")
+# Per-site slices of sites.tsv, roster and identifiers (restricted/inputs/<site>/): a site's jobs
+# depend on its own rows only, so adding a site does not re-run the others.
+SITE_INPUTS = write_site_inputs(config, SITES, f"{RESTRICTED}/inputs")
 
 
 def site_files(site):

@@ -1,6 +1,9 @@
 # Stage 9 (gate and manifest): runs last. The leak gate scans every shareable output for every
 # roster and identifier name and fails the workflow on a hit; the manifest records hashes and versions.
-GATED = [f for f in ALL_OUTPUTS if str(f).startswith("results/")]
+# Every output of every rule that lands under results/ (not only the final ones in ALL_OUTPUTS).
+GATED = sorted(
+    {str(f) for r in workflow.rules for f in r.output if str(f).startswith("results/")}
+)
 
 
 rule leak_check:

@@ -6,9 +6,9 @@ for _site in SITES:
         name:
             f"pseudonymise_{_site}"
         input:
-            sites=config["sites"],
-            roster=config["roster"],
-            identifiers=config["identifiers"],
+            sites=SITE_INPUTS[_site]["site"],
+            roster=SITE_INPUTS[_site]["roster"],
+            identifiers=SITE_INPUTS[_site]["identifiers"],
             parsed=parsed(_site),
             index=parsed_index(_site),
         output:
