@@ -127,3 +127,38 @@ def test_bad_input_stops_before_any_job_with_one_line_per_problem(tmp_path):
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     assert not (project / "results/tables").exists() and not (project / "restricted/parsed").exists()
     assert f.read_bytes() == changed    # inputs never modified
+
+
+def test_demo_alpha_equals_an_independent_computation(demo):
+    """by_code.tsv's alpha per code (scope all) recomputed here from codings.tsv with krippendorff."""
+    import krippendorff
+    import numpy as np
+    res = demo / "results"
+    codings = pd.read_csv(res / "codes/codings.tsv", sep="\t", dtype=str, keep_default_na=False)
+    coverage = pd.read_csv(res / "codes/coverage.tsv", sep="\t", dtype=str, keep_default_na=False)
+    double = coverage.groupby("transcript")["coder"].apply(set)
+    double = double[double.map(len) >= 2]
+    coders = sorted(set.union(*double))
+    units = []
+    for tid in sorted(double.index):
+        site, name = tid.split(".")
+        t = pd.read_csv(res / f"pseudonymised/{site}/{name}.en.tsv", sep="\t", dtype=str, keep_default_na=False)
+        units += [(tid, int(x)) for x in t[(t.kind == "speech") & (t.role != "facilitator")]["turn"]]
+    col = {u: i for i, u in enumerate(units)}
+    by_code = pd.read_csv(res / "agreement/by_code.tsv", sep="\t", dtype=str, keep_default_na=False)
+    rows = by_code[(by_code.scope == "all") & (by_code.code != "(pooled)") & (by_code.alpha != "")]
+    assert len(rows) >= 30
+    for r in rows.itertuples():
+        m = np.full((len(coders), len(units)), np.nan)
+        for i, c in enumerate(coders):
+            for j, (tid, _) in enumerate(units):
+                if c in double[tid]:
+                    m[i, j] = 0
+        hit = codings[(codings.code == r.code) & codings.transcript.isin(double.index)]
+        for h in hit.itertuples():
+            key = (h.transcript, int(h.turn))
+            if key in col:
+                m[coders.index(h.coder), col[key]] = 1
+        expected = krippendorff.alpha(reliability_data=m, level_of_measurement="nominal")
+        assert abs(float(r.alpha) - expected) < 1e-6, (r.code, r.alpha, expected)
+        assert int(r.n_units) == len(units)
