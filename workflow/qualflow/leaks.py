@@ -89,37 +89,50 @@ class GateResult:
 def scan(paths: list[Path], entries: list[Entry], near_threshold: float = 0.92) -> GateResult:
     """Find exact name hits and near misses in the given files."""
     matcher = Matcher(entries)
-    hits, near_rows = [], []
+    hits = []
     single = sorted({e.form for e in entries if " " not in e.form and len(e.form) >= 5})
     form_key = {e.form: e.key for e in entries}
-    tokens: dict[str, tuple[str, int]] = {}
+    tokens: dict[str, tuple[str, int, str]] = {}
     for path in paths:
         for label, text in file_texts(path):
-            starts = [0] + [i + 1 for i, c in enumerate(text) if c == "\n"] if "\n" in text else [0]
             for m in matcher.find(text):
-                line = _line_of(starts, m.start)
+                line = text.count("\n", 0, m.start) + 1
                 hits.append({"file": label, "line": line, "key": m.entry.key, "category": m.entry.category})
-            for tm in regex.finditer(r"\p{L}[\p{L}\p{M}'’-]{4,}", text):
-                tokens.setdefault(tm.group(), (label, tm.start()))
-    if single and tokens:
-        names = list(tokens)
-        scores = process.cdist(names, single, scorer=JaroWinkler.normalized_similarity,
-                               score_cutoff=near_threshold, processor=str.casefold, workers=1)
-        for i, j in zip(*scores.nonzero()):
-            tok, form = names[i], single[j]
-            if tok.casefold() == form.casefold():
-                continue
-            label, _ = tokens[tok]
-            near_rows.append({"file": label, "line": "", "key": form_key[form], "token": tok, "form": form,
-                              "similarity": round(float(scores[i, j]), 3)})
+            for tm in _TOKEN.finditer(text):
+                tokens.setdefault(tm.group(), (label, tm.start(), text))
+    near_rows = _near_misses(tokens, single, form_key, near_threshold)
     hit_df = pd.DataFrame(hits, columns=HIT_COLUMNS).drop_duplicates()
     near_df = pd.DataFrame(near_rows, columns=NEAR_COLUMNS).sort_values(["file", "token", "form"])
     return GateResult(hit_df.sort_values(["file", "line", "key"]), near_df, len(paths))
 
 
-def _line_of(starts: list[int], offset: int) -> int:
-    import bisect
-    return bisect.bisect_right(starts, offset)
+_TOKEN = regex.compile(r"\p{L}[\p{L}\p{M}'’-]{4,29}(?![\p{L}\p{M}])")
+
+
+def _near_misses(tokens: dict[str, tuple[str, int, str]], forms: list[str], form_key: dict[str, str],
+                 threshold: float, block: int = 20000) -> list[dict]:
+    """Tokens within Jaro-Winkler ``threshold`` of a one-word name form (not equal to it).
+
+    Jaro-Winkler rewards a shared beginning, so only tokens whose first letter starts some form
+    are compared; the comparison runs in blocks to keep memory bounded on large files (the report).
+    """
+    if not forms or not tokens:
+        return []
+    initials = {f[0].casefold() for f in forms}
+    names = sorted(t for t in tokens if t[0].casefold() in initials)
+    rows = []
+    for k in range(0, len(names), block):
+        chunk = names[k:k + block]
+        scores = process.cdist(chunk, forms, scorer=JaroWinkler.normalized_similarity,
+                               score_cutoff=threshold, processor=str.casefold, workers=1)
+        for i, j in zip(*scores.nonzero()):
+            tok, form = chunk[i], forms[j]
+            if tok.casefold() == form.casefold():
+                continue
+            label, offset, text = tokens[tok]
+            rows.append({"file": label, "line": text.count("\n", 0, offset) + 1, "key": form_key[form],
+                         "token": tok, "form": form, "similarity": round(float(scores[i, j]), 3)})
+    return rows
 
 
 def results_files(root: Path, exclude: set[Path] = frozenset()) -> list[Path]:

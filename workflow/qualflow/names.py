@@ -245,8 +245,11 @@ class Matcher:
                     found = [m]
                 else:
                     # The longest form failed a boundary: look at shorter and later forms inside it.
-                    found = [x for e2, (n2, en2) in auto.iter(vt, end - n + 1, min(len(vt), end + 1 + self._longest))
-                             if (x := bounded(vt, e2 - n2 + 1, e2 + 1, en2)) is not None]
+                    # (Iterate over a slice: pyahocorasick copies the whole string for iter(s, start, end).)
+                    lo = end - n + 1
+                    window = vt[lo:min(len(vt), end + 1 + self._longest)]
+                    found = [x for e2, (n2, en2) in auto.iter(window)
+                             if (x := bounded(vt, lo + e2 - n2 + 1, lo + e2 + 1, en2)) is not None]
                 for vs, ve, rule, ent in found:
                     a, b = o_start(vs), o_end(ve)
                     if (a, b, ent.key) not in seen:
