@@ -133,3 +133,19 @@ def test_render_offsets_locate_each_turn():
     text, offsets = render_txt({"kind": "focus_group", "date": "2018-10-02", "wave": ""}, "de", turns)
     assert text.endswith("F01: Hallo?\n\n[Lachen]\n\nP01:\n")
     assert [text[a:b] for a, b in offsets] == ["Hallo?", "[Lachen]", ""]
+
+
+def test_review_candidates_are_unlisted_capitalised_words_in_both_languages():
+    from qualflow.pseudonymise import review_candidates
+
+    def turns(*texts):
+        return pd.DataFrame({"turn": range(1, len(texts) + 1), "line": range(5, 5 + len(texts)),
+                             "kind": "speech", "text": list(texts)})
+    files = {("FG1", "de"): turns("Ich habe mit Quillberg über den Vorschlag gesprochen.", "Gut."),
+             ("FG1", "en"): turns("I talked to Quillberg about the Proposal.", "Good, says Monday.")}
+    df = review_candidates("s", files, "en", allow={"ulm"})
+    assert sorted(set(df["token"])) == ["Quillberg"]          # Vorschlag/Proposal: one language only
+    assert sorted(df["lang"]) == ["de", "en"] and set(df["occurrences"]) == {2}
+    only_en = review_candidates("s", {("INT2", "en"): turns("We met Quillberg and Ulm people.")}, "en",
+                                allow={"ulm"})
+    assert list(only_en["token"]) == ["Quillberg"]            # English-only transcript: English alone
