@@ -13,19 +13,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from .tables import write_tsv
+from .tables import sha256_file, write_tsv
 
 PACKAGES = ["qualflow", "snakemake", "pandas", "numpy", "pyyaml", "jsonschema", "krippendorff", "matplotlib",
             "regex", "pyahocorasick", "rapidfuzz", "lingua-language-detector", "python-docx", "webvtt-py",
             "lxml"]
-
-
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def config_hash(config: dict) -> str:
@@ -38,7 +30,7 @@ def build_manifest(inputs: list[str], outputs: list[str], config: dict) -> pd.Da
     rows = []
     for section, files in (("input", inputs), ("output", outputs)):
         for f in sorted(set(map(str, files))):
-            rows.append({"section": section, "name": f, "sha256": sha256(f), "bytes": Path(f).stat().st_size,
+            rows.append({"section": section, "name": f, "sha256": sha256_file(f), "bytes": Path(f).stat().st_size,
                          "version": ""})
     for pkg in PACKAGES:
         try:

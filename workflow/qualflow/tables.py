@@ -151,6 +151,16 @@ def write_text(text: str, path: str | Path) -> None:
         fh.write(text)
 
 
+def sha256_file(path: str | Path) -> str:
+    """Content hash, so outputs can record exactly which input they came from."""
+    import hashlib
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def read_results_tsv(path: str | Path) -> pd.DataFrame:
     """Read a TSV the pipeline wrote itself (no user-facing validation), strings kept as strings."""
     return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)

@@ -7,7 +7,6 @@ one row per turn with the raw speaker label, the text, the first source line and
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ import pandas as pd
 import yaml
 
 from .errors import InputError, Problem, raise_if
-from .tables import guess_encoding, read_text_file
+from .tables import guess_encoding, read_text_file, sha256_file
 
 NAME_RE = re.compile(r"^(?P<id>(?:FG|INT)[1-9][0-9]*)\.(?P<lang>[a-z]{2})\.(?P<ext>txt|docx|vtt)$")
 KINDS = {"focus_group", "interview"}
@@ -374,15 +373,6 @@ def discover(raw_dir: str | Path, sites: list[str], languages: dict[str, list[st
                                                      f"{raw / site}/{tid}.{english}.txt (or .docx/.vtt)"))
     raise_if(problems)
     return files
-
-
-def sha256_file(path: str | Path) -> str:
-    """Content hash, so outputs can record exactly which input they came from."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def read_turns(path: str | Path) -> pd.DataFrame:
