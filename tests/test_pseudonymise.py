@@ -149,3 +149,24 @@ def test_review_candidates_are_unlisted_capitalised_words_in_both_languages():
     only_en = review_candidates("s", {("INT2", "en"): turns("We met Quillberg and Ulm people.")}, "en",
                                 allow={"ulm"})
     assert list(only_en["token"]) == ["Quillberg"]            # English-only transcript: English alone
+
+
+def test_vectorised_and_general_paths_find_the_same_names(monkeypatch):
+    """The fast (numpy) matching view and the general edit-by-edit one must agree exactly."""
+    import random
+
+    from qualflow import names
+    rng = random.Random(7)
+    entries = E + [Entry("מיכל", "roster:b:1", "participant", "P05"), Entry("Okello", "roster:k:9", "participant", "P09"),
+                   Entry("Neema", "roster:d:2", "participant", "P02", case_sensitive=True),
+                   Entry("Dr. Holzapfelmann", "identifiers:u:5", "person", "[TP02]")]
+    pieces = ["Anna", "Anna Schmidt", "Annas", "Annabel Schmidt", "ולמיכל", "מיכל", "n'Okello", "Okellos",
+              "neema", "Neema", "Dr. Holzapfelmanns", "xAnna", "the", "ward", ",", ".", "\n", "  ", "\u00ad",
+              "\u200f", "Hannah", "Straße"]
+    matcher = names.Matcher(entries)
+    texts = [" ".join(rng.choice(pieces) for _ in range(rng.randint(5, 60))) for _ in range(300)]
+    fast = [matcher.find(t) for t in texts]
+    monkeypatch.setattr(names.View, "_fast", lambda self, text, fold: False)
+    slow = [matcher.find(t) for t in texts]
+    assert fast == slow
+    assert sum(map(len, fast)) > 1000

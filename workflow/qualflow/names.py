@@ -16,6 +16,7 @@ import bisect
 import functools
 import unicodedata
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import ahocorasick
 import numpy as np
@@ -42,6 +43,10 @@ def _is_word(ch: str) -> bool:
     return ch.isalnum() or ch == "_" or unicodedata.category(ch)[0] == "M"
 
 
+_WORD_TABLE = np.array([_is_word.__wrapped__(chr(i)) if not 0xD800 <= i <= 0xDFFF else False
+                        for i in range(0x10000)], dtype=bool)
+
+
 @dataclass(frozen=True)
 class Entry:
     """One listed form and what it stands for."""
@@ -53,8 +58,7 @@ class Entry:
     case_sensitive: bool = False
 
 
-@dataclass(frozen=True)
-class Match:
+class Match(NamedTuple):
     """A found name: original-text offsets [start, end), the entry, and how it was matched."""
 
     start: int
@@ -70,6 +74,8 @@ class View:
         self.text = text
         self._orig: object | None = None
         self._shift: list[int] | None = None
+        self._shift_np: np.ndarray | None = None
+        self.codes: np.ndarray | None = None   # the view's code points (fast path only)
         if (text.isascii() or unicodedata.is_normalized("NFC", text)) and self._fast(text, fold):
             return
         self._slow(text, fold)
@@ -107,7 +113,8 @@ class View:
             out = out[~drop]
             dropped = np.flatnonzero(drop)
             # View position of the k-th dropped character's successor: dropped[k] - k.
-            self._shift = (dropped - np.arange(len(dropped))).tolist()
+            self._shift_np = dropped - np.arange(len(dropped))
+            self._shift = self._shift_np.tolist()
         else:
             self._shift = None
         view = out.tobytes().decode(encoding)
@@ -117,6 +124,7 @@ class View:
                 return False
             view = lowered
         self.view = view
+        self.codes = out
         self._orig = _SHIFTED
         return True
 
@@ -164,6 +172,20 @@ class View:
             self._vstart.append(v)
             self._seg.append((pos, len(src), True))
         self.view = "".join(pieces)
+
+    def word_mask(self) -> np.ndarray:
+        """Word-character flags of the view, padded with False at both ends (index = position + 1)."""
+        c = self.codes
+        small = c if c.dtype == np.uint8 else np.minimum(c, 0xFFFF)
+        w = _WORD_TABLE[small]
+        if c.dtype != np.uint8 and (c > 0xFFFF).any():
+            astral = np.flatnonzero(c > 0xFFFF)
+            w[astral] = [_is_word(chr(int(x))) for x in c[astral]]
+        return np.concatenate(([False], w, [False]))
+
+    def orig_starts(self, v: np.ndarray) -> np.ndarray:
+        """Vectorised :meth:`orig_start` (fast path)."""
+        return v if self._shift_np is None else v + np.searchsorted(self._shift_np, v, side="right")
 
     def orig_start(self, v: int) -> int:
         if self._orig is _SHIFTED:
@@ -227,19 +249,42 @@ class Matcher:
     def find(self, text: str) -> list[Match]:
         """All non-overlapping matches in ``text`` (original offsets), leftmost-longest.
 
-        ``iter_long`` gives the automaton's leftmost-longest matches in C; only where one fails the
-        boundary rules are the shorter or later matches inside it examined.
+        ``iter_long`` gives the automaton's leftmost-longest matches in C and their edges are checked
+        in one vectorised step; only a match that fails the plain boundary test (a genitive, a Hebrew
+        prefix, a form inside a longer word) goes through the per-match rules, which also look at
+        the shorter and later forms inside it.
         """
         candidates: list[tuple[int, int, str, Entry, str]] = []
         seen: set[tuple[int, int, str]] = set()
         bounded = self._bounded
+        # One automaton's iter_long output is already ordered and non-overlapping.
+        sorted_already = sum(a is not None for a in self._auto.values()) <= 1
         for fold, auto in self._auto.items():
             if auto is None:
                 continue
             view = View(text, fold)
             vt = view.view
             o_start, o_end = view.orig_start, view.orig_end
-            for end, (n, entry) in auto.iter_long(vt):
+            raw = list(auto.iter_long(vt))
+            if not raw:
+                continue
+            slow = range(len(raw))
+            if view.codes is not None:
+                # Vectorised edges: a match is plainly bounded when it does not start inside a word
+                # and does not end inside one; only the others take the per-match rules below.
+                w = view.word_mask()
+                ends = np.fromiter((r[0] for r in raw), dtype=np.int64, count=len(raw))
+                starts = ends - np.fromiter((r[1][0] for r in raw), dtype=np.int64, count=len(raw)) + 1
+                bad = (w[starts + 1] & w[starts]) | (w[ends + 1] & w[ends + 2])
+                good = np.flatnonzero(~bad)
+                a_all = view.orig_starts(starts[good]).tolist()
+                b_all = (view.orig_starts(ends[good]) + 1).tolist()
+                for i, a, b in zip(good.tolist(), a_all, b_all):
+                    ent = raw[i][1][1]
+                    candidates.append((a, a - b, ent.key, ent, "exact"))
+                slow = np.flatnonzero(bad).tolist()
+            for i in slow:
+                end, (n, entry) = raw[i]
                 m = bounded(vt, end - n + 1, end + 1, entry)
                 if m is not None:
                     found = [m]
@@ -255,7 +300,9 @@ class Matcher:
                     if (a, b, ent.key) not in seen:
                         seen.add((a, b, ent.key))
                         candidates.append((a, a - b, ent.key, ent, rule))
-        candidates.sort(key=lambda c: c[:3])
+                        sorted_already = False
+        if not sorted_already:
+            candidates.sort(key=lambda c: c[:3])
         out: list[Match] = []
         last_end = -1
         for a, neg, _, entry, rule in candidates:
