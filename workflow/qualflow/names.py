@@ -24,27 +24,46 @@ import regex
 
 HEBREW_PREFIXES = set("והבלמשכ")
 _INVISIBLE = r"[\p{Cf}\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180e\u3164\uffa0]"
-# Characters whose lower-casing changes the string's length (İ -> i̇): rare, handled edit by edit.
-_FOLD_GROW = "".join(sorted({c for c in map(chr, range(0x80, 0x30000))
-                             if len(c.lower()) != 1 and unicodedata.category(c) != "Cs"}))
-_EDIT_FOLD = regex.compile(rf"{_INVISIBLE}+|\s{{2,}}|[^\S ]|[{regex.escape(_FOLD_GROW)}]")
-_EDIT_CASE = regex.compile(rf"{_INVISIBLE}+|\s{{2,}}|[^\S ]")
+_WORD = regex.compile(r"[\w\p{M}]")
 _CLUSTER = regex.compile(r"\P{M}\p{M}+")
-_WS_CODES = np.array(sorted(ord(c) for c in map(chr, range(0x3000 + 1)) if c.isspace()), dtype=np.uint32)
 _ASCII_WS_TO_SPACE = bytes(32 if chr(i).isspace() and i < 128 else i for i in range(256))
 _SHIFTED = object()   # a View mapped back by the positions of the characters it dropped
-_INVISIBLE_CODES = np.array(sorted(ord(c) for c in map(chr, range(0x30000))
-                                   if regex.fullmatch(_INVISIBLE, c)), dtype=np.uint32)
+_ASCII_WORD = np.array([i < 128 and _WORD.match(chr(i)) is not None for i in range(256)], dtype=bool)
+
+
+def _all_chars(limit: int = 0x110000) -> str:
+    return "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, limit)))
+
+
+@functools.cache
+def _tables() -> dict:
+    """Character tables, built once per process on first use (regex scans in C, not per-char Python)."""
+    every = _all_chars()
+    bmp = _all_chars(0x10000)
+    word = np.zeros(0x10000, dtype=bool)
+    word[[ord(m.group()) for m in _WORD.finditer(bmp)]] = True
+    return {
+        "invisible": np.array(sorted(ord(m.group()) for m in regex.finditer(_INVISIBLE, every)), dtype=np.uint32),
+        "space": np.array(sorted(ord(m.group()) for m in regex.finditer(r"\s", every)), dtype=np.uint32),
+        "word": word,
+    }
+
+
+@functools.cache
+def _edit_patterns() -> tuple[regex.Pattern, regex.Pattern]:
+    """The general path's edit patterns; the fold one includes characters whose lower-casing changes
+    the string's length (İ -> i̇): rare, so built only when a text needs the general path."""
+    grow = "".join(c for c in map(chr, range(0x80, 0x30000))
+                   if not 0xD800 <= ord(c) <= 0xDFFF and len(c.lower()) != 1)
+    fold = regex.compile(rf"{_INVISIBLE}+|\s{{2,}}|[^\S ]|[{regex.escape(grow)}]")
+    case = regex.compile(rf"{_INVISIBLE}+|\s{{2,}}|[^\S ]")
+    return fold, case
 
 
 @functools.lru_cache(maxsize=8192)
 def _is_word(ch: str) -> bool:
     """Letters, digits, underscore and combining marks are word characters (boundaries)."""
-    return ch.isalnum() or ch == "_" or unicodedata.category(ch)[0] == "M"
-
-
-_WORD_TABLE = np.array([_is_word.__wrapped__(chr(i)) if not 0xD800 <= i <= 0xDFFF else False
-                        for i in range(0x10000)], dtype=bool)
+    return _WORD.match(ch) is not None
 
 
 @dataclass(frozen=True)
@@ -99,8 +118,8 @@ class View:
         else:
             encoding = "utf-32-le"
             cp = np.frombuffer(text.encode(encoding), dtype=np.uint32)
-            drop = np.isin(cp, _INVISIBLE_CODES)
-            ws = np.isin(cp, _WS_CODES)
+            drop = np.isin(cp, _tables()["invisible"])
+            ws = np.isin(cp, _tables()["space"])
             # A white-space character is dropped when the previous kept character is white space too.
             keep_idx = np.flatnonzero(~drop)
             kws = ws[keep_idx]
@@ -137,7 +156,7 @@ class View:
         v = 0
         pos = 0
         src = text
-        edit = _EDIT_FOLD if fold else _EDIT_CASE
+        edit = _edit_patterns()[0 if fold else 1]
         spans: list[tuple[int, int, str]] = []
         for m in edit.finditer(src):
             s = m.group()
@@ -176,8 +195,10 @@ class View:
     def word_mask(self) -> np.ndarray:
         """Word-character flags of the view, padded with False at both ends (index = position + 1)."""
         c = self.codes
-        small = c if c.dtype == np.uint8 else np.minimum(c, 0xFFFF)
-        w = _WORD_TABLE[small]
+        if c.dtype == np.uint8:
+            w = _ASCII_WORD[c]
+        else:
+            w = _tables()["word"][np.minimum(c, 0xFFFF)]
         if c.dtype != np.uint8 and (c > 0xFFFF).any():
             astral = np.flatnonzero(c > 0xFFFF)
             w[astral] = [_is_word(chr(int(x))) for x in c[astral]]
