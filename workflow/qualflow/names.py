@@ -275,7 +275,7 @@ class Matcher:
         prefix, a form inside a longer word) goes through the per-match rules, which also look at
         the shorter and later forms inside it.
         """
-        candidates: list[tuple[int, int, str, Entry, str]] = []
+        candidates: list[Match] = []
         seen: set[tuple[int, int, str]] = set()
         bounded = self._bounded
         # One automaton's iter_long output is already ordered and non-overlapping.
@@ -300,9 +300,8 @@ class Matcher:
                 good = np.flatnonzero(~bad)
                 a_all = view.orig_starts(starts[good]).tolist()
                 b_all = (view.orig_starts(ends[good]) + 1).tolist()
-                for i, a, b in zip(good.tolist(), a_all, b_all):
-                    ent = raw[i][1][1]
-                    candidates.append((a, a - b, ent.key, ent, "exact"))
+                candidates.extend(Match(a, b, raw[i][1][1], "exact")
+                                  for i, a, b in zip(good.tolist(), a_all, b_all))
                 slow = np.flatnonzero(bad).tolist()
             for i in slow:
                 end, (n, entry) = raw[i]
@@ -320,16 +319,17 @@ class Matcher:
                     a, b = o_start(vs), o_end(ve)
                     if (a, b, ent.key) not in seen:
                         seen.add((a, b, ent.key))
-                        candidates.append((a, a - b, ent.key, ent, rule))
+                        candidates.append(Match(a, b, ent, rule))
                         sorted_already = False
-        if not sorted_already:
-            candidates.sort(key=lambda c: c[:3])
+        if sorted_already:
+            return candidates
+        candidates.sort(key=lambda m: (m.start, m.start - m.end, m.entry.key))
         out: list[Match] = []
         last_end = -1
-        for a, neg, _, entry, rule in candidates:
-            if a >= last_end:
-                out.append(Match(a, a - neg, entry, rule))
-                last_end = a - neg
+        for m in candidates:
+            if m.start >= last_end:
+                out.append(m)
+                last_end = m.end
         return out
 
     @staticmethod
