@@ -192,17 +192,19 @@ class View:
             self._seg.append((pos, len(src), True))
         self.view = "".join(pieces)
 
-    def word_mask(self) -> np.ndarray:
-        """Word-character flags of the view, padded with False at both ends (index = position + 1)."""
+    def is_word_at(self, pos: np.ndarray) -> np.ndarray:
+        """Word-character flags of the view at ``pos`` (positions outside the view are not words)."""
         c = self.codes
+        inside = (pos >= 0) & (pos < len(c))
+        codes = c[np.clip(pos, 0, max(len(c) - 1, 0))]
         if c.dtype == np.uint8:
-            w = _ASCII_WORD[c]
+            w = _ASCII_WORD[codes]
         else:
-            w = _tables()["word"][np.minimum(c, 0xFFFF)]
-        if c.dtype != np.uint8 and (c > 0xFFFF).any():
-            astral = np.flatnonzero(c > 0xFFFF)
-            w[astral] = [_is_word(chr(int(x))) for x in c[astral]]
-        return np.concatenate(([False], w, [False]))
+            w = _tables()["word"][np.minimum(codes, 0xFFFF)]
+            astral = np.flatnonzero(codes > 0xFFFF)
+            if len(astral):
+                w[astral] = [_is_word(chr(int(x))) for x in codes[astral]]
+        return w & inside
 
     def orig_starts(self, v: np.ndarray) -> np.ndarray:
         """Vectorised :meth:`orig_start` (fast path)."""
@@ -293,10 +295,10 @@ class Matcher:
             if view.codes is not None:
                 # Vectorised edges: a match is plainly bounded when it does not start inside a word
                 # and does not end inside one; only the others take the per-match rules below.
-                w = view.word_mask()
                 ends = np.fromiter((r[0] for r in raw), dtype=np.int64, count=len(raw))
                 starts = ends - np.fromiter((r[1][0] for r in raw), dtype=np.int64, count=len(raw)) + 1
-                bad = (w[starts + 1] & w[starts]) | (w[ends + 1] & w[ends + 2])
+                w = view.is_word_at
+                bad = (w(starts) & w(starts - 1)) | (w(ends) & w(ends + 1))
                 good = np.flatnonzero(~bad)
                 a_all = view.orig_starts(starts[good]).tolist()
                 b_all = (view.orig_starts(ends[good]) + 1).tolist()
