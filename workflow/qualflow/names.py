@@ -27,7 +27,6 @@ _INVISIBLE = r"[\p{Cf}\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180e\u3164\uffa0]"
 _WORD = regex.compile(r"[\w\p{M}]")
 _CLUSTER = regex.compile(r"\P{M}\p{M}+")
 _ASCII_WS_TO_SPACE = bytes(32 if chr(i).isspace() and i < 128 else i for i in range(256))
-_SHIFTED = object()   # a View mapped back by the positions of the characters it dropped
 _ASCII_WORD = np.array([i < 128 and _WORD.match(chr(i)) is not None for i in range(256)], dtype=bool)
 
 
@@ -91,8 +90,7 @@ class View:
 
     def __init__(self, text: str, fold: bool) -> None:
         self.text = text
-        self._orig: object | None = None
-        self._shift: list[int] | None = None
+        self._shift: list[int] | None = None   # fast path: view positions after dropped characters
         self._shift_np: np.ndarray | None = None
         self.codes: np.ndarray | None = None   # the view's code points (fast path only)
         if (text.isascii() or unicodedata.is_normalized("NFC", text)) and self._fast(text, fold):
@@ -134,8 +132,6 @@ class View:
             # View position of the k-th dropped character's successor: dropped[k] - k.
             self._shift_np = dropped - np.arange(len(dropped))
             self._shift = self._shift_np.tolist()
-        else:
-            self._shift = None
         view = out.tobytes().decode(encoding)
         if fold:
             lowered = view.lower()
@@ -144,7 +140,6 @@ class View:
             view = lowered
         self.view = view
         self.codes = out
-        self._orig = _SHIFTED
         return True
 
     def _slow(self, text: str, fold: bool) -> None:
@@ -211,7 +206,7 @@ class View:
         return v if self._shift_np is None else v + np.searchsorted(self._shift_np, v, side="right")
 
     def orig_start(self, v: int) -> int:
-        if self._orig is _SHIFTED:
+        if self.codes is not None:
             return v if self._shift is None else v + bisect.bisect_right(self._shift, v)
         i = bisect.bisect_right(self._vstart, v) - 1
         a, b, identity = self._seg[i]
@@ -219,7 +214,7 @@ class View:
 
     def orig_end(self, v_end: int) -> int:
         """Original offset just after view character ``v_end - 1``."""
-        if self._orig is _SHIFTED:
+        if self.codes is not None:
             return self.orig_start(v_end - 1) + 1
         i = bisect.bisect_right(self._vstart, v_end - 1) - 1
         a, b, identity = self._seg[i]
