@@ -278,6 +278,13 @@ def test_codebook_duplicate_code_id_names_its_line(tmp_path: Path) -> None:
     assert "listed twice" in p.message and f"line {_line_of(text, '- id: community_stigma')}" in p.message
 
 
+def test_codebook_duplicate_theme_id_is_an_error(tmp_path: Path) -> None:
+    text = MINI_CODEBOOK.replace("  - {id: resources, label: Resources}\n",
+                                 "  - {id: resources, label: Resources}\n  - {id: resources, label: Money}\n")
+    problems = _codebook_error(tmp_path, text).problems
+    assert any("theme id 'resources' is listed twice" in p.message for p in problems)
+
+
 def test_codebook_unknown_theme_names_its_line(tmp_path: Path) -> None:
     text = MINI_CODEBOOK.replace("    theme: resources\n", "    theme: money\n")
     [p] = _codebook_error(tmp_path, text).problems

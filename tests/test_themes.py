@@ -30,14 +30,10 @@ SITES_TSV = ("site\tname\tcountry\tincome_group\tsetting\tcare_level\tlanguages\
              "beta\tBetatown\tUganda\tlow\tlow-income\tsecondary\tlg,en\testablished\n"
              "gamma\tGammaburg\tTanzania\tlow\tlow-income\tsecondary\tsw\tnone\n")
 
-CODEBOOK_YAML = """\
-themes:
-  - {id: T1, label: Community and staff attitudes, description: Attitudes towards mental illness.}
-  - {id: T2, label: Resource availability, description: Money, transport, facilities.}
-  - {id: T3, label: Peer support network}
-codes:
-  - {id: c_stigma, label: Stigma, origin: inductive, theme: T1}
-"""
+THEMES_TSV = ("theme\tlabel\tdescription\tn_codes\n"
+              "T1\tCommunity and staff attitudes\tAttitudes towards mental illness.\t1\n"
+              "T2\tResource availability\tMoney, transport, facilities.\t0\n"
+              "T3\tPeer support network\t\t0\n")
 
 ROSTER_TSV = ("site\ttranscript\tparticipant\tname\taliases\trole\tgender\tlabel\tcase_sensitive\n"
               "alpha\tFG1\t1\tAnna Adler\t\tpsw\tfemale\t\t\n"
@@ -146,7 +142,7 @@ def people() -> list[Person]:
 def project(tmp_path: Path) -> Path:
     """The hand-made study as files, laid out like the project (for write_themes and notebooks)."""
     write(tmp_path / "config/sites.tsv", SITES_TSV)
-    write(tmp_path / "config/codebook.yaml", CODEBOOK_YAML)
+    write(tmp_path / "results/codes/themes.tsv", THEMES_TSV)
     write(tmp_path / "data/restricted/roster.tsv", ROSTER_TSV)
     cols = ["turn", "speaker", "text", "line", "kind", "timestamp", "role", "offset_start", "offset_end"]
     role = {"F": "facilitator", "P": "psw", "": ""}
@@ -170,7 +166,7 @@ def project(tmp_path: Path) -> Path:
 def run_stage(project: Path, min_chars: int = 40) -> tuple[Path, Path]:
     turns = sorted(str(p) for p in (project / "results/pseudonymised").glob("*/*.en.tsv"))
     matrix, quotes = project / "results/themes/theme_matrix.tsv", project / "results/themes/quotes.md"
-    th.write_themes(project / "results/codes/codings.tsv", project / "config/codebook.yaml",
+    th.write_themes(project / "results/codes/codings.tsv", project / "results/codes/themes.tsv",
                     project / "config/sites.tsv", project / "data/restricted/roster.tsv", turns, min_chars,
                     matrix, quotes)
     return matrix, quotes
@@ -261,15 +257,14 @@ def test_theme_label_in_codings_is_mapped_to_its_id() -> None:
     assert int(m[(m["theme"] == "T2") & (m["level"] == "all")]["coded_units"].iloc[0]) == 3
 
 
-def test_read_themes_defensive(tmp_path: Path) -> None:
-    t = th.read_themes(write(tmp_path / "cb.yaml", CODEBOOK_YAML))
+def test_read_themes_from_the_codes_stage(tmp_path: Path) -> None:
+    t = th.read_themes(write(tmp_path / "themes.tsv", THEMES_TSV))
     assert list(t["theme"]) == ["T1", "T2", "T3"]
     assert list(t["theme_number"]) == [1, 2, 3]
     assert t["theme_label"][2] == "Peer support network"
-    with pytest.raises(InputError, match="has no `themes:` list"):
-        th.read_themes(write(tmp_path / "bad.yaml", "codes: []\n"))
-    with pytest.raises(InputError, match="listed twice"):
-        th.read_themes(write(tmp_path / "dup.yaml", "themes: [{id: A, label: a}, {id: A, label: b}]\n"))
+    assert list(t["description"]) == ["Attitudes towards mental illness.", "Money, transport, facilities.", ""]
+    with pytest.raises(InputError, match=r"missing column\(s\) label: re-run the codes stage"):
+        th.read_themes(write(tmp_path / "bad.tsv", "theme\nT1\n"))
 
 
 # ----------------------------------------------------------------------------------------------

@@ -26,11 +26,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .errors import InputError, Problem, raise_if
 from .study import Person, read_roster, read_sites
-from .tables import read_results_tsv, read_text_file, write_text, write_tsv
+from .tables import read_results_tsv, write_text, write_tsv
 
 log = logging.getLogger("qualflow.themes")
 
@@ -60,43 +59,19 @@ _WORD = re.compile(r"[^\W_]")
 # --------------------------------------------------------------------------------------------
 
 def read_themes(path: str | Path) -> pd.DataFrame:
-    """The codebook's themes in their order: theme (id), theme_number (1-based), theme_label, description.
+    """The themes in codebook order: theme (id), theme_number (1-based), theme_label, description.
 
-    Read defensively, because the codebook is hand-edited: a ``themes`` list of mappings with an
-    ``id`` (or ``theme``) and a ``label`` (or ``name``) is required; anything else is an InputError
-    that says what to write.
+    Read from the codes stage's ``results/codes/themes.tsv``, which it writes from the codebook it
+    has already validated (unique ids, every code's theme listed), so the order and labels come from
+    one reader of config/codebook.yaml, not two.
     """
-    try:
-        doc = yaml.safe_load(read_text_file(path)) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise InputError(path, mark.line + 1 if mark else None,
-                         f"is not valid YAML ({getattr(exc, 'problem', exc)}): fix the syntax") from None
-    items = doc.get("themes") if isinstance(doc, dict) else None
-    if not isinstance(items, list) or not items:
-        raise InputError(path, None, "has no `themes:` list: add one entry per theme, in the order "
-                                     "the paper reports them, each with `id` and `label`")
-    rows, problems, seen = [], [], set()
-    for i, item in enumerate(items, start=1):
-        if isinstance(item, str):
-            item = {"id": item}
-        if not isinstance(item, dict):
-            problems.append(Problem(str(path), None, f"theme {i} is not a mapping: write it as "
-                                                     "`- {id: ..., label: ...}`"))
-            continue
-        tid = str(item.get("id", item.get("theme", "")) or "").strip()
-        label = str(item.get("label", item.get("name", "")) or "").strip() or tid
-        if not tid:
-            problems.append(Problem(str(path), None, f"theme {i} has no `id`: give every theme an id"))
-            continue
-        if tid in seen:
-            problems.append(Problem(str(path), None, f"theme {tid!r} is listed twice: keep one entry"))
-            continue
-        seen.add(tid)
-        rows.append({"theme": tid, "theme_number": len(rows) + 1, "theme_label": label,
-                     "description": " ".join(str(item.get("description", "") or "").split())})
-    raise_if(problems)
-    return pd.DataFrame(rows, columns=["theme", "theme_number", "theme_label", "description"])
+    df = read_results_tsv(path)
+    missing = [c for c in ("theme", "label") if c not in df.columns]
+    if missing:
+        raise InputError(path, 1, f"missing column(s) {', '.join(missing)}: re-run the codes stage")
+    description = df["description"] if "description" in df.columns else pd.Series("", index=df.index)
+    return pd.DataFrame({"theme": df["theme"], "theme_number": np.arange(len(df)) + 1,
+                         "theme_label": df["label"], "description": [" ".join(d.split()) for d in description]})
 
 
 def _int_or_na(value: str) -> float:
@@ -439,13 +414,13 @@ def quotes_markdown(q: pd.DataFrame, themes: pd.DataFrame, min_chars: int = 40) 
 # entry point
 # --------------------------------------------------------------------------------------------
 
-def write_themes(codings: str | Path, codebook: str | Path, sites: str | Path, roster: str | Path,
+def write_themes(codings: str | Path, themes: str | Path, sites: str | Path, roster: str | Path,
                  turns: Sequence[str | Path], quote_min_chars: int, matrix_out: str | Path,
                  quotes_out: str | Path) -> None:
     """Read the stage's inputs, check them all, then write theme_matrix.tsv and quotes.md."""
     site_df = read_sites(sites)
     people = read_roster(roster, site_df)
-    theme_df = read_themes(codebook)
+    theme_df = read_themes(themes)
     codings_df = read_codings(codings)
     turn_df = read_turns(turns)
     matrix = theme_matrix(codings_df, theme_df, site_df, turn_df)

@@ -1,10 +1,10 @@
 # Stage 8 (themes): theme x site x setting matrix and quotes (one job), then the two figures (one job).
-# Inputs are the codes stage's codings, the codebook's theme order, the sites table, the roster (for
+# Inputs are the codes stage's codings and theme table (codebook order), the sites table, the roster (for
 # attributions) and every pseudonymised English turn table.
 rule themes:
     input:
         codings="results/codes/codings.tsv",
-        codebook=config["codebook"],
+        themes="results/codes/themes.tsv",
         sites=config["sites"],
         roster=config["roster"],
         turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
