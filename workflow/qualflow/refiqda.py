@@ -15,22 +15,20 @@ the manifest. Offsets everywhere are Unicode code points from 0, end exclusive (
 """
 from __future__ import annotations
 
-import os
 import posixpath
 import re
-import tempfile
 import uuid
 import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable
 
 import pandas as pd
 from lxml import etree
 
 from qualflow.errors import InputError, Problem, raise_if
+from qualflow.tables import atomic_write
 
 __all__ = [
     "PROJECT_NS", "CODEBOOK_NS", "User", "Code", "Source", "Coding", "Project",
@@ -552,23 +550,6 @@ def _xml_bytes(root: etree._Element) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
 
 
-def _atomic_write(path: str | Path, write: Callable[[BinaryIO], object]) -> None:
-    """Write through a temporary file, so a failed run leaves no partial output behind."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def _zip_entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
     """Store an entry with fixed metadata: the same content gives the same bytes on any OS.
 
@@ -678,13 +659,10 @@ def write_qdpx(path: str | Path, project: Project) -> None:
     xml = project_xml(project)
     files = sorted((f"Sources/{s.guid}.txt", s.text.encode("utf-8")) for s in project.sources)
 
-    def write(fh: BinaryIO) -> None:
-        with zipfile.ZipFile(fh, "w") as zf:
-            _zip_entry(zf, "project.qde", xml)
-            for name, data in files:
-                _zip_entry(zf, name, data)
-
-    _atomic_write(path, write)
+    with atomic_write(path, "wb") as fh, zipfile.ZipFile(fh, "w") as zf:
+        _zip_entry(zf, "project.qde", xml)
+        for name, data in files:
+            _zip_entry(zf, name, data)
 
 
 def codebook_xml(codes: list[Code], origin: str = "qualflow") -> bytes:
@@ -703,7 +681,8 @@ def write_qdc(path: str | Path, codes: list[Code], origin: str = "qualflow") -> 
     if not codes:
         raise ValueError("a REFI-QDA codebook needs at least one code")
     data = codebook_xml(codes, origin)
-    _atomic_write(path, lambda fh: fh.write(data))
+    with atomic_write(path, "wb") as fh:
+        fh.write(data)
 
 
 # --------------------------------------------------------------------------- tables

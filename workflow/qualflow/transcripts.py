@@ -375,14 +375,6 @@ def discover(raw_dir: str | Path, sites: list[str], languages: dict[str, list[st
     return files
 
 
-def read_turns(path: str | Path) -> pd.DataFrame:
-    """Read a turn table written by the parse or pseudonymise stage."""
-    df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    df["turn"] = df["turn"].astype(int)
-    df["line"] = df["line"].astype(int)
-    return df
-
-
 def index_row(t: Transcript) -> dict:
     """One line of a site's transcripts.tsv: what was parsed, from which exact input."""
     return {"transcript": t.transcript, "lang": t.lang, "format": t.fmt, "kind": t.kind,
