@@ -47,18 +47,25 @@ def translation_pairs(site):
     return [(t, l) for t, ls in sorted(langs.items()) for l in ls if l != EN]
 
 
+def pair_tsvs(sites):
+    """(local, English) pseudonymised turn tables of every translation pair of ``sites``, aligned."""
+    pairs = [(s, t, l) for s in sites for t, l in translation_pairs(s)]
+    return (
+        [f"results/pseudonymised/{s}/{t}.{l}.tsv" for s, t, l in pairs],
+        [f"results/pseudonymised/{s}/{t}.{EN}.tsv" for s, t, l in pairs],
+    )
+
+
 # Every stage's rule file appends its final outputs here; `rule all` asks for all of them.
 ALL_OUTPUTS = []
 
 
 def manifest_inputs():
     """Every user-supplied input the run read: config, study tables, transcripts, codings."""
-    from glob import glob
-
     files = ["config/config.yaml", config["sites"], config["roster"], config["identifiers"]]
     files += [config.get("codebook", "config/codebook.yaml")]
     files += [s.path for s in STUDY.sources]
-    files += sorted(glob(f"{config.get('codings_dir', 'data/codings')}/**/*.*", recursive=True))
+    files += CODING_FILES  # the coders' files the codes rule reads (workflow/rules/codes.smk)
     res = config.get("translation_resolutions", "")
     files += [res] if res and Path(res).exists() else []
     return [f for f in dict.fromkeys(files) if Path(f).exists()]

@@ -7,8 +7,8 @@ TRANSLATION_SITES = [s for s in SITES if translation_pairs(s)]
 
 rule translation_stats:
     input:
-        local=[f"results/pseudonymised/{s}/{t}.{l}.tsv" for s in TRANSLATION_SITES for t, l in translation_pairs(s)],
-        en=[f"results/pseudonymised/{s}/{t}.{EN}.tsv" for s in TRANSLATION_SITES for t, l in translation_pairs(s)],
+        local=pair_tsvs(TRANSLATION_SITES)[0],
+        en=pair_tsvs(TRANSLATION_SITES)[1],
     output:
         stats="results/translation/pair_stats.tsv",
     params:
@@ -29,8 +29,8 @@ for _site in TRANSLATION_SITES:
         name:
             f"translation_check_{_site}"
         input:
-            local=[f"results/pseudonymised/{_site}/{t}.{l}.tsv" for t, l in translation_pairs(_site)],
-            en=[f"results/pseudonymised/{_site}/{t}.{EN}.tsv" for t, l in translation_pairs(_site)],
+            local=pair_tsvs([_site])[0],
+            en=pair_tsvs([_site])[1],
             stats=rules.translation_stats.output.stats,
             resolutions=TRANSLATION_RESOLUTIONS,
             sites=config["sites"],
@@ -51,8 +51,8 @@ for _site in TRANSLATION_SITES:
 rule translation_summary:
     input:
         flags=[f"results/translation/{s}/{t}.flags.tsv" for s in TRANSLATION_SITES for t, l in translation_pairs(s)],
-        local=[f"results/pseudonymised/{s}/{t}.{l}.tsv" for s in TRANSLATION_SITES for t, l in translation_pairs(s)],
-        en=[f"results/pseudonymised/{s}/{t}.{EN}.tsv" for s in TRANSLATION_SITES for t, l in translation_pairs(s)],
+        local=pair_tsvs(TRANSLATION_SITES)[0],
+        en=pair_tsvs(TRANSLATION_SITES)[1],
         stats=rules.translation_stats.output.stats,
         resolutions=TRANSLATION_RESOLUTIONS,
         sites=config["sites"],
