@@ -21,7 +21,7 @@ import regex
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
-from .errors import InputError, Problem
+from .errors import Problem, raise_if
 from .names import Entry, Matcher
 from .study import Identifier, Person, read_identifiers, read_roster, read_sites
 from .tables import write_tsv
@@ -135,29 +135,37 @@ def _near_misses(tokens: dict[str, tuple[str, int, str]], forms: list[str], form
     return rows
 
 
-def results_files(root: Path, exclude: set[Path] = frozenset()) -> list[Path]:
+def results_files(root: Path) -> list[Path]:
     """Every file under results/ (hidden temporary files too: nothing escapes the gate)."""
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.resolve() not in exclude)
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def load_entries(sites_path: str | Path, roster_path: str | Path, identifiers_path: str | Path) -> list[Entry]:
+    """The gate's entries from the study's tables (every site's names)."""
+    sites = read_sites(sites_path)
+    return gate_entries(read_roster(roster_path, sites), read_identifiers(identifiers_path, sites))
+
+
+def leak_problems(hits: pd.DataFrame) -> list[Problem]:
+    """One line per file and key (its first line), so a systematic leak does not bury the rest."""
+    if hits.empty:
+        return []
+    first = hits.groupby(["file", "key", "category"], sort=True).agg(
+        line=("line", "min"), n=("line", "size")).reset_index().sort_values(["file", "line"])
+    return [Problem(r.file, int(r.line), f"contains a name from the roster or identifiers list ({r.key}, "
+                                         f"{r.category}; {r.n} place(s) in this file): add the written form as "
+                                         "an alias so pseudonymisation replaces it, then re-run")
+            for r in first.itertuples()]
 
 
 def run_gate(sites_path: str, roster_path: str, identifiers_path: str, files: list[str],
              out_hits: str, out_near: str) -> None:
     """The workflow's last step: fail with one line per leak, else write the (empty) leak table."""
-    sites = read_sites(sites_path)
-    entries = gate_entries(read_roster(roster_path, sites), read_identifiers(identifiers_path, sites))
-    result = scan([Path(f) for f in files], entries)
+    result = scan([Path(f) for f in files], load_entries(sites_path, roster_path, identifiers_path))
     write_tsv(result.near, out_near)
     log.info("leak gate: %d files scanned, %d exact hits, %d near misses (restricted/)",
              result.files, len(result.hits), len(result.near))
-    if len(result.hits):
-        # One line per file and key (its first line), so a systematic leak does not bury the rest.
-        first = result.hits.groupby(["file", "key", "category"], sort=True).agg(
-            line=("line", "min"), n=("line", "size")).reset_index().sort_values(["file", "line"])
-        raise InputError.collect([
-            Problem(r.file, int(r.line), f"contains a name from the roster or identifiers list ({r.key}, "
-                                         f"{r.category}; {r.n} place(s) in this file): add the written form as "
-                                         "an alias so pseudonymisation replaces it, then re-run")
-            for r in first.itertuples()])
+    raise_if(leak_problems(result.hits))
     write_tsv(result.hits, out_hits)
 
 
@@ -165,7 +173,6 @@ def main(argv: list[str] | None = None) -> int:
     """CLI: ``python -m qualflow.leaks [results/ ...]`` — scan files or folders after the workflow
     (e.g. the HTML report), with the config's roster and identifiers."""
     import argparse
-    import sys
 
     import yaml
 
@@ -174,24 +181,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default="config/config.yaml")
     args = ap.parse_args(argv)
     config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
-    try:
-        sites = read_sites(config.get("sites", "config/sites.tsv"))
-        entries = gate_entries(read_roster(config.get("roster", "data/restricted/roster.tsv"), sites),
-                               read_identifiers(config.get("identifiers", "data/restricted/identifiers.tsv"), sites))
-    except InputError as e:
-        for p in e.problems:
-            print(p, file=sys.stderr)
-        return 1
     files: list[Path] = []
     for p in map(Path, args.paths):
         files.extend(results_files(p) if p.is_dir() else [p])
-    result = scan(files, entries)
-    for r in result.hits.itertuples():
-        print(f"{r.file}:{r.line}: contains a name from the roster or identifiers list ({r.key}, {r.category})",
-              file=sys.stderr)
-    print(f"leak gate: {result.files} files scanned, {len(result.hits)} exact hits, "
-          f"{len(result.near)} near misses", file=sys.stderr)
-    return 1 if len(result.hits) else 0
+
+    def gate() -> None:
+        entries = load_entries(config.get("sites", "config/sites.tsv"),
+                               config.get("roster", "data/restricted/roster.tsv"),
+                               config.get("identifiers", "data/restricted/identifiers.tsv"))
+        result = scan(files, entries)
+        log.info("leak gate: %d files scanned, %d exact hits, %d near misses", result.files,
+                 len(result.hits), len(result.near))
+        raise_if(leak_problems(result.hits))
+
+    from .runner import run
+    run(gate)   # prints one line per problem and exits 1 on a leak or a bad roster
+    return 0
 
 
 if __name__ == "__main__":

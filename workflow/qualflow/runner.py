@@ -17,7 +17,10 @@ log = logging.getLogger("qualflow")
 
 def setup_logging(log_path: str | None) -> None:
     """Log progress to the rule's log file and to stderr, with timestamps for long steps."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    console = logging.StreamHandler(sys.stderr)
+    # Errors reach the console once, as the plain `path:line: message` lines run() prints.
+    console.addFilter(lambda record: record.levelno < logging.ERROR)
+    handlers: list[logging.Handler] = [console]
     if log_path:
         handlers.append(logging.FileHandler(log_path, mode="w", encoding="utf-8"))
     logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
