@@ -23,7 +23,10 @@ import numpy as np
 import regex
 
 HEBREW_PREFIXES = set("והבלמשכ")
+# Characters that render as nothing (format controls, soft hyphen, fillers): the one definition,
+# also used by study.normalise_label for speaker labels.
 _INVISIBLE = r"[\p{Cf}\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180e\u3164\uffa0]"
+INVISIBLE = regex.compile(_INVISIBLE)
 _WORD = regex.compile(r"[\w\p{M}]")
 _CLUSTER = regex.compile(r"\P{M}\p{M}+")
 _ASCII_WS_TO_SPACE = bytes(32 if chr(i).isspace() and i < 128 else i for i in range(256))
@@ -157,7 +160,7 @@ class View:
             s = m.group()
             if s[0].isspace():
                 rep = " "
-            elif regex.match(_INVISIBLE, s):
+            elif INVISIBLE.match(s):
                 rep = ""
             else:
                 rep = s.lower()
@@ -236,7 +239,7 @@ def _merge_spans(spans, extra, fold):
 
 def _norm_form(form: str, fold: bool) -> str:
     f = unicodedata.normalize("NFC", form)
-    f = regex.sub(_INVISIBLE, "", f)
+    f = INVISIBLE.sub("", f)
     f = " ".join(f.split())
     return f.lower() if fold else f
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import regex
 
 from .errors import InputError, Problem, raise_if
+from .names import INVISIBLE
 from .tables import read_tsv
 
 ROLE_LABELS = {
@@ -24,13 +24,12 @@ ROLE_LABELS = {
     "facilitator": "Facilitator",
 }
 
-_INVISIBLE = regex.compile(r"[\p{Cf}\u00ad]")
 
 
 def normalise_label(text: str) -> str:
     """Compare names as people read them: NFC, invisible characters removed, case and spaces folded."""
     text = unicodedata.normalize("NFC", text)
-    text = _INVISIBLE.sub("", text)
+    text = INVISIBLE.sub("", text)
     return " ".join(text.casefold().split())
 
 
