@@ -15,10 +15,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# A study is a folder with config/, data/ (and, after the run, results/, restricted/, logs/):
+# `make run` runs the first demo (this folder); `make run STUDY=studies/key-informants` the second.
+STUDY ?= .
+SNAKEMAKE := $(abspath $(BIN))/snakemake --profile profiles/default \
+	--directory $(STUDY) --configfile $(STUDY)/config/config.yaml
+
 run: setup
-	$(BIN)/snakemake --profile profiles/default
-	$(BIN)/snakemake --profile profiles/default --report results/report.html
-	$(BIN)/python -m qualflow.leaks results
+	$(SNAKEMAKE)
+	$(SNAKEMAKE) --report results/report.html
+	cd $(STUDY) && $(abspath $(BIN))/python -m qualflow.leaks results
 
 test: setup browser
 	$(BIN)/pytest
@@ -38,5 +44,5 @@ browser:
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 clean:
-	rm -rf results/* restricted .snakemake logs
-	git checkout -- results/README.md
+	cd $(STUDY) && rm -rf results/* restricted .snakemake logs
+	cd $(STUDY) && git checkout -- results/README.md 2>/dev/null || true

@@ -613,7 +613,8 @@ def test_stage_writes_codings_codebook_coverage(study: Path) -> None:
     air = ALPHA_FG1[2][3].index("no money for airtime")
     c = read(o["codings"])
     assert list(c.columns) == ["site", "transcript", "turn", "coder", "code", "theme", "origin",
-                               "label", "start", "end", "source"]
+                               "label", "start", "end", "source", "valence"]
+    assert set(c["valence"]) == {""}   # no valence column in these coders' files
     assert c[["transcript", "turn", "coder", "code", "label", "start", "end", "source"]].values.tolist() == [
         ["alpha.FG1", "2", "coder_a", "community_stigma", "Community stigma", "0", "19", "tsv"],
         ["alpha.FG1", "2", "coder_a", "community_stigma", "community stigma", "20", "52", "tsv"],

@@ -153,7 +153,9 @@ def test_duplicate_participant_numbers(mini_study):
 
 
 @pytest.mark.parametrize("column, bad, expect", [
-    ("role", "nurse", "column role: \"nurse\" is not valid (allowed: psw, mh_worker, mh_manager, policy_maker, facilitator)"),
+    # roles are the config's (default: the first demo's four and facilitator), checked against the roster
+    ("role", "nurse", "role 'nurse' is not declared in config roles (psw, mh_worker, mh_manager, policy_maker, "
+                      "facilitator): fix the role or declare it under roles"),
     ("gender", "f", "column gender: \"f\" is not valid (allowed: female, male, other, not_recorded)"),
 ])
 def test_role_or_gender_outside_schema(mini_study, column, bad, expect):

@@ -52,7 +52,7 @@ __all__ = [
 log = logging.getLogger("qualflow.codebook")
 
 CODINGS_COLUMNS = ["site", "transcript", "turn", "coder", "code", "theme", "origin", "label",
-                   "start", "end", "source"]
+                   "start", "end", "source", "valence"]
 CODEBOOK_COLUMNS = ["code", "label", "theme", "origin", "definition", "coders", "n_codings",
                     "n_units", "n_transcripts", "n_sites", "first_seen", "introduced_by",
                     "labels_used"]
@@ -63,7 +63,7 @@ THEMES_COLUMNS = ["theme", "label", "description", "n_codes", "n_deductive", "n_
 
 #: Raw codings after mapping to units, before labels are mapped to codes.
 RAW_COLUMNS = ["coder", "transcript", "turn", "start", "end", "label", "label_path", "source",
-               "file", "line"]
+               "file", "line", "valence"]
 
 TRANSCRIPT_ID = re.compile(r"^(?P<site>[a-z][a-z0-9_]*)\.(?P<name>(?:FG|INT)[1-9][0-9]*)$")
 CODING_FILE_SUFFIXES = (".tsv", ".qdpx")
@@ -111,6 +111,7 @@ class CodeDef:
     synonyms: tuple[str, ...] = ()
     introduced_by: tuple[str, ...] = ()
     line: int | None = None
+    parent: str = ""            # the code this one is a subcode of ("" for none)
 
 
 @dataclass
@@ -239,7 +240,7 @@ def load_codebook(path: str | Path) -> Codebook:
         if c["origin"] == "deductive" and c["id"] not in fw_ids:
             problems.append(Problem(spath, _line_of(lines, ("codes", i, "origin")),
                                     f"code {c['id']!r} is deductive but not in the framework: add "
-                                    "it under framework (principles or influences), or make it "
+                                    "it under one of the framework's lists, or make it "
                                     "inductive"))
         if c["origin"] != "deductive" and c["id"] in fw_ids:
             problems.append(Problem(spath, _line_of(lines, ("codes", i, "origin")),
@@ -249,12 +250,15 @@ def load_codebook(path: str | Path) -> Codebook:
         intro = (intro,) if isinstance(intro, str) else tuple(intro)
         codes.append(CodeDef(c["id"], c["label"].strip(), c["origin"], c["theme"],
                              " ".join(c["definition"].split()),
-                             tuple(s.strip() for s in c.get("synonyms") or ()), intro, line))
+                             tuple(s.strip() for s in c.get("synonyms") or ()), intro, line,
+                             c.get("parent") or ""))
     for fid, (part, i, _e) in fw_ids.items():
         if fid not in code_line:
             problems.append(Problem(spath, _line_of(lines, ("framework", part, i, "id")),
                                     f"framework entry {fid!r} has no code under codes: add a code "
                                     f"with id {fid} and origin deductive, with its theme"))
+
+    problems.extend(_parent_problems(spath, lines, data["codes"], codes))
 
     # Every way of naming a code must name one code only.
     lookup: dict[str, str] = {}
@@ -285,6 +289,35 @@ def load_codebook(path: str | Path) -> Codebook:
             first.setdefault(key, (c["id"], name, line))
     raise_if(problems)
     return Codebook(spath, themes, codes, framework, lookup)
+
+
+def _parent_problems(spath: str, lines: dict[tuple, int], raw: list[dict], codes: list[CodeDef]) -> list[Problem]:
+    """A subcode's ``parent`` is a code of the same theme, and following parents never loops."""
+    by_id = {c.id: c for c in codes}
+    index = {c["id"]: i for i, c in reversed(list(enumerate(raw)))}
+    problems: list[Problem] = []
+    for c in codes:
+        if not c.parent:
+            continue
+        where = _line_of(lines, ("codes", index[c.id], "parent"))
+        parent = by_id.get(c.parent)
+        if parent is None:
+            problems.append(Problem(spath, where, f"code {c.id!r} has parent {c.parent!r}, which is not a "
+                                                  "code: use the id of a code listed under codes"))
+        elif parent.theme != c.theme:
+            problems.append(Problem(spath, where, f"code {c.id!r} (theme {c.theme}) has parent {c.parent!r} "
+                                                  f"of theme {parent.theme}: a subcode belongs to its "
+                                                  "parent's theme"))
+    for c in codes:
+        seen, at = [c.id], by_id.get(c.parent) if c.parent else None
+        while at is not None and at.id not in seen:
+            seen.append(at.id)
+            at = by_id.get(at.parent) if at.parent else None
+        if at is not None and at.id == c.id:
+            problems.append(Problem(spath, _line_of(lines, ("codes", index[c.id], "parent")),
+                                    f"code {c.id!r} is its own ancestor ({' -> '.join(seen + [c.id])}): "
+                                    "remove one parent"))
+    return problems
 
 
 # =========================================================================== transcripts
@@ -529,7 +562,7 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
             continue
         rows.append({"coder": coder, "transcript": tid, "turn": turn, "start": start, "end": end,
                      "label": r["code"], "label_path": "", "source": "tsv", "file": spath,
-                     "line": line})
+                     "line": line, "valence": r.get("valence", "")})
     raise_if(problems)
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS) if rows else _empty_raw()
     return CodingSet(raw, [(tid, coder, "tsv", spath) for tid in covered])
@@ -659,7 +692,7 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
                              "start": int(max(c.start, os_[i]) - os_[i]),
                              "end": int(min(c.end, oe_[i]) - os_[i]),
                              "label": name, "label_path": cpath, "source": "qdpx", "file": spath,
-                             "line": None})
+                             "line": None, "valence": ""})
     raise_if(problems)
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS) if rows else _empty_raw()
     coders = sorted(set(raw["coder"])) or [coder]

@@ -51,6 +51,7 @@ class Transcript:
     fmt: str                   # txt | docx | vtt
     meta: dict = field(default_factory=dict)
     turns: list[Turn] = field(default_factory=list)
+    meta_lines: dict = field(default_factory=dict)   # front matter key -> its line, for messages
 
     @property
     def kind(self) -> str:
@@ -104,6 +105,25 @@ def _front_matter(lines: list[str], path: str, required: bool) -> tuple[dict, in
     if not isinstance(meta, dict):
         raise InputError(path, first + 2, "front matter must be 'key: value' lines (kind, date, ...)")
     return _check_meta(meta, path, first + 2), end + 1
+
+
+_KEY_RE = re.compile(r"^(?P<key>[A-Za-z_][\w-]*)\s*:")
+
+
+def front_matter_lines(lines: list[str]) -> dict[str, int]:
+    """The 1-based line (or block) of each top-level ``key:`` of a leading ``---`` block, for messages
+    that point at the key to fix (e.g. ``wave:``); {} when there is no front matter."""
+    first = next((i for i, l in enumerate(lines) if l.strip()), None)
+    if first is None or lines[first].strip() != "---":
+        return {}
+    out: dict[str, int] = {}
+    for i in range(first + 1, len(lines)):
+        if lines[i].strip() == "---":
+            break
+        m = _KEY_RE.match(lines[i])
+        if m:
+            out.setdefault(m.group("key"), i + 1)
+    return out
 
 
 def _check_meta(meta: dict, path: str, line: int) -> dict:
@@ -317,14 +337,17 @@ def read_transcript(path: str | Path, site: str) -> Transcript:
     """Read one transcript file of any supported format."""
     path = str(path)
     transcript, lang, fmt = parse_name(path)
+    meta_lines: dict[str, int] = {}
     if fmt == "docx":
         meta, turns = parse_docx(path)
     else:
         text = read_text_file(path)
         meta, turns = parse_txt(text, path) if fmt == "txt" else parse_vtt(text, path)
+        if fmt == "txt":
+            meta_lines = front_matter_lines(text.split("\n"))
     if not meta.get("kind"):
         meta["kind"] = "interview" if transcript.startswith("INT") else "focus_group"
-    return Transcript(site, transcript, lang, path, fmt, meta, turns)
+    return Transcript(site, transcript, lang, path, fmt, meta, turns, meta_lines)
 
 
 def discover(raw_dir: str | Path, sites: list[str], languages: dict[str, list[str]],

@@ -1,5 +1,8 @@
 # Stage 1 (validate): every input is checked when the workflow is loaded, before any job runs.
 # A bad input prints `path:line: what is wrong` per problem and exits 1 with nothing written.
+# A study is a folder (config/, data/, results/, restricted/): `snakemake --directory <study>
+# --configfile <study>/config/config.yaml` runs in it, so every path here is relative to the study.
+import os
 import sys
 from pathlib import Path
 
@@ -7,7 +10,19 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from qualflow.validate import load_study_or_exit, write_site_inputs
 
-STUDY = load_study_or_exit(config)
+
+def _config_file():
+    """The config file in force (the last --configfile, else the Snakefile's), relative to the study."""
+    files = list(workflow.overwrite_configfiles or ()) or list(workflow.configfiles)
+    if not files:
+        return "config/config.yaml"
+    path = Path(files[-1])
+    rel = os.path.relpath(path.absolute(), Path.cwd())
+    return path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
+
+
+CONFIG_FILE = _config_file()
+STUDY = load_study_or_exit(config, config_path=CONFIG_FILE)
 SITES = STUDY.site_ids
 EN = config.get("english", "en")
 RESTRICTED = config.get("restricted_out", "restricted")
@@ -62,8 +77,9 @@ ALL_OUTPUTS = []
 
 def manifest_inputs():
     """Every user-supplied input the run read: config, study tables, transcripts, codings."""
-    files = ["config/config.yaml", config["sites"], config["roster"], config["identifiers"]]
+    files = [CONFIG_FILE, config["sites"], config["roster"], config["identifiers"]]
     files += [config.get("codebook", "config/codebook.yaml")]
+    files += [config["site_waves"]] if config.get("site_waves") else []
     files += [s.path for s in STUDY.sources]
     files += CODING_FILES  # the coders' files the codes rule reads (workflow/rules/codes.smk)
     res = config.get("translation_resolutions", "")
