@@ -6,9 +6,12 @@ white space folded to one space (so a name broken across lines still matches) an
 case-insensitive forms, lower-cased (``str.lower`` rather than ``casefold``: it keeps lengths, so the
 offset map is a plain index array; ß therefore matches ß, not ss). An offset map takes every match back to the original text, so
 replacements never shift. Boundaries are Unicode-aware (a combining vowel sign is part of a word:
-Devanagari ``राम`` does not match inside ``रामा``), with three language rules: a German genitive
-``-s`` after a name, Hebrew proclitic prefixes (ו ה ב ל מ ש כ) before it, which are kept, and
-elision (``n'Okello``), which the apostrophe boundary already allows.
+Devanagari ``राम`` does not match inside ``रामा``). A name may carry affixes of the study's languages
+(qualflow.affixes: Marathi postpositions ``अमितला``, Hebrew proclitics ``ולמיכל``, the German genitive
+``Annas``), which are kept in the text around the placeholder; elision (``n'Okello``) needs no rule,
+the apostrophe is a boundary. The gate asks for more (``fail_safe``): a name at the start of a longer
+word whose ending is no listed affix is a ``partial`` hit in scripts without letter case, and in any
+script for languages without affix rules.
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import ahocorasick
 import numpy as np
 import regex
 
-HEBREW_PREFIXES = set("והבלמשכ")
+from .affixes import DEFAULT_AFFIXES, MAX_STACK, LanguageAffixes, has_case, script_of
 # Characters that render as nothing (format controls, soft hyphen, fillers): the one definition,
 # also used by study.normalise_label for speaker labels.
 _INVISIBLE = r"[\p{Cf}\u00ad\u034f\u115f\u1160\u17b4\u17b5\u180e\u3164\uffa0]"
@@ -44,11 +47,14 @@ def _tables() -> dict:
     bmp = _all_chars(0x10000)
     word = np.zeros(0x10000, dtype=bool)
     word[[ord(m.group()) for m in _WORD.finditer(bmp)]] = True
-    return {
-        "invisible": np.array(sorted(ord(m.group()) for m in regex.finditer(_INVISIBLE, every)), dtype=np.uint32),
-        "space": np.array(sorted(ord(m.group()) for m in regex.finditer(r"\s", every)), dtype=np.uint32),
-        "word": word,
-    }
+    invisible = np.array(sorted(ord(m.group()) for m in regex.finditer(_INVISIBLE, every)), dtype=np.uint32)
+    space = np.array(sorted(ord(m.group()) for m in regex.finditer(r"\s", every)), dtype=np.uint32)
+    # One flag byte per BMP code point (1 invisible, 2 white space): a table lookup per character
+    # instead of a set-membership test; the rare astral characters are checked apart.
+    flags = np.zeros(0x10000, dtype=np.uint8)
+    flags[invisible[invisible < 0x10000]] |= 1
+    flags[space[space < 0x10000]] |= 2
+    return {"invisible": invisible, "space": space, "word": word, "flags": flags}
 
 
 @functools.cache
@@ -80,12 +86,82 @@ class Entry:
 
 
 class Match(NamedTuple):
-    """A found name: original-text offsets [start, end), the entry, and how it was matched."""
+    """A found name: the whole word [start, end) in original-text offsets, the entry, how it was
+    matched, and where the name itself lies inside the word (affixes outside it are kept)."""
 
     start: int
     end: int
     entry: Entry
-    rule: str             # exact | genitive | hebrew_prefix
+    rule: str             # exact | prefix | suffix | prefix+suffix | partial (gate only)
+    name_start: int
+    name_end: int
+
+    def replaced(self, text: str, placeholder: str) -> str:
+        """The word with the name replaced and its affixes kept: ``P02ला``, ``ולP01``."""
+        return text[self.start:self.name_start] + placeholder + text[self.name_end:self.end]
+
+
+class AffixRules:
+    """The study languages' affixes, compiled per script (an affix applies in its own script only)."""
+
+    def __init__(self, languages: dict[str, LanguageAffixes] | None = None) -> None:
+        self.languages = frozenset(languages or {})
+        suffixes: dict[str, tuple[set[str], set[str]]] = {}
+        prefixes: dict[str, set[str]] = {}
+        for rules in (languages or {}).values():
+            for s in rules.suffixes:
+                suffixes.setdefault(script_of(s[0]), (set(), set()))[0].add(s.lower())
+            for s in rules.links:
+                suffixes.setdefault(script_of(s[0]), (set(), set()))[1].add(s.lower())
+            for s in rules.prefixes:
+                prefixes.setdefault(script_of(s[-1]), set()).add(s.lower())
+
+        def alt(items: set[str]) -> str:
+            return "|".join(regex.escape(x) for x in sorted(items, key=lambda x: (-len(x), x)))
+        self._suffix: dict[str, regex.Pattern] = {}
+        self._prefix: dict[str, regex.Pattern] = {}
+        longest = 0
+        for script, (sufs, links) in suffixes.items():
+            if not sufs:
+                continue
+            link = f"(?:{alt(links)})?" if links else ""
+            self._suffix[script] = regex.compile(rf"(?:{link}(?:{alt(sufs)})){{1,{MAX_STACK}}}", regex.I)
+            longest = max(longest, MAX_STACK * (max(map(len, sufs)) + max(map(len, links), default=0)))
+        self._max_suffix = longest
+        self._max_prefix = 0
+        for script, prefs in prefixes.items():
+            self._prefix[script] = regex.compile(rf"(?:{alt(prefs)}){{1,{MAX_STACK}}}", regex.I)
+            self._max_prefix = max(self._max_prefix, MAX_STACK * max(map(len, prefs)))
+
+    def suffix_end(self, vt: str, ve: int) -> int | None:
+        """End of the listed suffix chain that completes the word at ``ve``, else None."""
+        pattern = self._suffix.get(script_of(vt[ve]))
+        if pattern is None:
+            return None
+        j, limit = ve, min(len(vt), ve + self._max_suffix + 1)
+        while j < limit and _is_word(vt[j]):
+            j += 1
+        if j == limit and j < len(vt) and _is_word(vt[j]):
+            return None
+        return j if pattern.fullmatch(vt, ve, j) else None
+
+    def prefix_start(self, vt: str, vs: int) -> int | None:
+        """Start of the listed prefix chain that begins the word ending in the name at ``vs``."""
+        pattern = self._prefix.get(script_of(vt[vs - 1]))
+        if pattern is None:
+            return None
+        k, limit = vs, max(0, vs - self._max_prefix - 1)
+        while k > limit and _is_word(vt[k - 1]):
+            k -= 1
+        if k == limit and k > 0 and _is_word(vt[k - 1]):
+            return None
+        return k if pattern.fullmatch(vt, k, vs) else None
+
+
+@functools.cache
+def default_affixes() -> AffixRules:
+    """Every shipped language's rules (qualflow.affixes.DEFAULT_AFFIXES)."""
+    return AffixRules(DEFAULT_AFFIXES)
 
 
 class View:
@@ -119,16 +195,24 @@ class View:
         else:
             encoding = "utf-32-le"
             cp = np.frombuffer(text.encode(encoding), dtype=np.uint32)
-            drop = np.isin(cp, _tables()["invisible"])
-            ws = np.isin(cp, _tables()["space"])
+            tables = _tables()
+            f = tables["flags"][np.minimum(cp, 0xFFFF)]
+            astral = np.flatnonzero(cp > 0xFFFF)
+            if len(astral):
+                f[astral] = np.isin(cp[astral], tables["invisible"]).astype(np.uint8)
+            drop = (f & 1).view(bool)
+            ws = (f & 2).view(bool)
             # A white-space character is dropped when the previous kept character is white space too.
-            keep_idx = np.flatnonzero(~drop)
-            kws = ws[keep_idx]
-            tail = np.zeros(len(kws), dtype=bool)
-            tail[1:] = kws[1:] & kws[:-1]
-            drop[keep_idx[tail]] = True
-            out = cp.copy()
-            out[ws] = 32
+            if drop.any():
+                keep_idx = np.flatnonzero(~drop)
+                kws = ws[keep_idx]
+                tail = np.zeros(len(kws), dtype=bool)
+                tail[1:] = kws[1:] & kws[:-1]
+                drop[keep_idx[tail]] = True
+            else:
+                drop = np.zeros(len(cp), dtype=bool)
+                drop[1:] = ws[1:] & ws[:-1]
+            out = np.where(ws, np.uint32(32), cp)
         if drop.any():
             out = out[~drop]
             dropped = np.flatnonzero(drop)
@@ -247,8 +331,9 @@ def _norm_form(form: str, fold: bool) -> str:
 class Matcher:
     """Find every listed form in a text, leftmost-longest, with Unicode-aware boundaries."""
 
-    def __init__(self, entries: list[Entry]) -> None:
+    def __init__(self, entries: list[Entry], affixes: AffixRules | None = None) -> None:
         self.entries = entries
+        self.affixes = affixes if affixes is not None else default_affixes()
         self._auto: dict[bool, ahocorasick.Automaton | None] = {}
         self._longest = max((len(e.form) for e in entries), default=0) + 8
         for fold in (True, False):
@@ -267,13 +352,15 @@ class Matcher:
             else:
                 self._auto[fold] = None
 
-    def find(self, text: str) -> list[Match]:
+    def find(self, text: str, fail_safe: bool = False, strict: bool = False) -> list[Match]:
         """All non-overlapping matches in ``text`` (original offsets), leftmost-longest.
 
         ``iter_long`` gives the automaton's leftmost-longest matches in C and their edges are checked
-        in one vectorised step; only a match that fails the plain boundary test (a genitive, a Hebrew
-        prefix, a form inside a longer word) goes through the per-match rules, which also look at
-        the shorter and later forms inside it.
+        in one vectorised step; only a match that fails the plain boundary test (an affix, a form
+        inside a longer word) goes through the per-match rules, which also look at the shorter and
+        later forms inside it. ``fail_safe`` (the leak gate) also reports a name at the start of a
+        longer word whose ending is no listed affix (rule ``partial``) where the script has no
+        letter case, or everywhere when ``strict`` (a text language without affix rules).
         """
         candidates: list[Match] = []
         seen: set[tuple[int, int, str]] = set()
@@ -300,12 +387,12 @@ class Matcher:
                 good = np.flatnonzero(~bad)
                 a_all = view.orig_starts(starts[good]).tolist()
                 b_all = (view.orig_starts(ends[good]) + 1).tolist()
-                candidates.extend(Match(a, b, raw[i][1][1], "exact")
+                candidates.extend(Match(a, b, raw[i][1][1], "exact", a, b)
                                   for i, a, b in zip(good.tolist(), a_all, b_all))
                 slow = np.flatnonzero(bad).tolist()
             for i in slow:
                 end, (n, entry) = raw[i]
-                m = bounded(vt, end - n + 1, end + 1, entry)
+                m = bounded(vt, end - n + 1, end + 1, entry, fail_safe, strict)
                 if m is not None:
                     found = [m]
                 else:
@@ -314,12 +401,15 @@ class Matcher:
                     lo = end - n + 1
                     window = vt[lo:min(len(vt), end + 1 + self._longest)]
                     found = [x for e2, (n2, en2) in auto.iter(window)
-                             if (x := bounded(vt, lo + e2 - n2 + 1, lo + e2 + 1, en2)) is not None]
-                for vs, ve, rule, ent in found:
-                    a, b = o_start(vs), o_end(ve)
+                             if (x := bounded(vt, lo + e2 - n2 + 1, lo + e2 + 1, en2, fail_safe, strict))
+                             is not None]
+                for ws, vs, ve, we, rule, ent in found:
+                    a, b = o_start(ws), o_end(we)
                     if (a, b, ent.key) not in seen:
                         seen.add((a, b, ent.key))
-                        candidates.append(Match(a, b, ent, rule))
+                        na = a if vs == ws else o_start(vs)
+                        nb = b if ve == we else o_end(ve)
+                        candidates.append(Match(a, b, ent, rule, na, nb))
                         sorted_already = False
         if sorted_already:
             return candidates
@@ -332,23 +422,25 @@ class Matcher:
                 last_end = m.end
         return out
 
-    @staticmethod
-    def _bounded(vt: str, vs: int, ve: int, entry: Entry) -> tuple[int, int, str, Entry] | None:
-        """Check the match's edges; return the (possibly extended) view span and the rule used."""
+    def _bounded(self, vt: str, vs: int, ve: int, entry: Entry, fail_safe: bool,
+                 strict: bool) -> tuple[int, int, int, int, str, Entry] | None:
+        """Check the match's edges against boundaries and affixes.
+
+        Returns (word start, name start, name end, word end, rule, entry) in view offsets, or None.
+        """
         rule = "exact"
-        first, last = vt[vs], vt[ve - 1]
-        if _is_word(first) and vs > 0 and _is_word(vt[vs - 1]):
-            # Hebrew proclitics: up to three prefix letters glued to the name, kept in the text.
-            k = vs
-            while k > 0 and vs - k < 3 and vt[k - 1] in HEBREW_PREFIXES:
-                k -= 1
-            if not ("\u0590" <= first <= "\u05ff") or k == vs or (k > 0 and _is_word(vt[k - 1])):
+        ws, we = vs, ve
+        if vs > 0 and _is_word(vt[vs]) and _is_word(vt[vs - 1]):
+            k = self.affixes.prefix_start(vt, vs)
+            if k is None:
+                return None            # the name ends a longer word: not this name
+            ws, rule = k, "prefix"
+        if ve < len(vt) and _is_word(vt[ve - 1]) and _is_word(vt[ve]):
+            j = self.affixes.suffix_end(vt, ve)
+            if j is None:
+                # A longer word that starts with the name: an unknown inflection or another word.
+                if fail_safe and (strict or not has_case(vt[ve]) or not has_case(vt[ve - 1])):
+                    return ws, vs, ve, ve, "partial", entry
                 return None
-            rule = "hebrew_prefix"
-        if _is_word(last) and ve < len(vt) and _is_word(vt[ve]):
-            # German genitive: "Sabines" -> the name plus -s (the s is replaced with the name).
-            if vt[ve] in "sS" and (ve + 1 == len(vt) or not _is_word(vt[ve + 1])) \
-                    and not ("\u0590" <= last <= "\u05ff"):
-                return vs, ve + 1, "genitive", entry
-            return None
-        return vs, ve, rule, entry
+            we, rule = j, ("suffix" if rule == "exact" else "prefix+suffix")
+        return ws, vs, ve, we, rule, entry

@@ -17,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 import regex
 
-from .names import Entry, Matcher
+from .affixes import language_rules
+from .names import AffixRules, Entry, Matcher
 from .study import Identifier, Person, SpeakerIndex, read_identifiers, read_roster, read_sites
 from .tables import read_results_tsv, write_text, write_tsv
 
@@ -86,8 +87,8 @@ def replace_text(text: str, matcher: Matcher) -> tuple[str, list[dict]]:
     for m in matcher.find(text):
         if any(m.start < b and a < m.end for a, b in taken):
             continue
-        placeholder = m.entry.placeholder + ("s" if m.rule == "genitive" else "")
-        spans.append((m.start, m.end, placeholder, m.rule, m.entry.key))
+        # The affixes stay around the placeholder: P01s, ולP01, P02ला.
+        spans.append((m.start, m.end, m.replaced(text, m.entry.placeholder), m.rule, m.entry.key))
     spans.sort()
     out, pos, rows = [], 0, []
     for a, b, placeholder, rule, key in spans:
@@ -194,13 +195,26 @@ def review_candidates(site: str, files: dict[tuple[str, str], pd.DataFrame], eng
 def pseudonymise_site(site: str, sites_path: str, roster_path: str, identifiers_path: str,
                       parsed_paths: list[str], index_path: str, out_tsv: list[str], out_txt: list[str],
                       counts_path: str, key_path: str, log_path: str, review_path: str,
-                      english: str = "en") -> None:
-    """Pseudonymise every transcript of one site; write shareable files and restricted key/log/review."""
+                      english: str = "en", affixes: dict | None = None) -> None:
+    """Pseudonymise every transcript of one site; write shareable files and restricted key/log/review.
+
+    Names carry the affixes of the site's languages and English (qualflow.affixes, extended by the
+    config's ``affixes:``); a language without rules is pseudonymised with plain word boundaries, and
+    the leak gate then stops on any name that starts a longer word in its text.
+    """
     sites = read_sites(sites_path)
     people = read_roster(roster_path, sites)
     identifiers = read_identifiers(identifiers_path, sites)
     entries, key = site_entries(site, people, identifiers)
-    matcher = Matcher(entries)
+    row = sites[sites["site"] == site]
+    langs = list(dict.fromkeys([*(str(row["languages"].iloc[0]).split(",") if len(row) else []), english]))
+    rules = language_rules(affixes)
+    missing = [l for l in langs if l not in rules]
+    if missing:
+        log.warning("%s: no affix rules for language(s) %s: a name with an ending attached is not replaced "
+                    "there, and the leak gate will stop on it; add them under `affixes:` in config/config.yaml",
+                    site, ", ".join(missing))
+    matcher = Matcher(entries, AffixRules({l: rules[l] for l in langs if l in rules}))
     index = SpeakerIndex(people)
     meta = read_results_tsv(index_path).set_index(["transcript", "lang"])
     allow = {w.casefold() for s in sites.itertuples() for w in (s.name, s.country, *s.name.split())}

@@ -21,6 +21,7 @@ for _site in SITES:
         params:
             site=_site,
             english=EN,
+            affixes=config.get("affixes", {}),
         log:
             f"logs/pseudonymise/{_site}.log",
         conda:

@@ -9,4 +9,4 @@ from qualflow.runner import run
 
 i, o, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 run(lambda: pseudonymise_site(p.site, i.sites, i.roster, i.identifiers, i.parsed, i.index, o.tsv, o.txt,
-                              o.counts, o.key, o.replacements, o.review, p.english), snakemake.log[0])  # noqa: F821
+                              o.counts, o.key, o.replacements, o.review, p.english, p.affixes), snakemake.log[0])  # noqa: F821
