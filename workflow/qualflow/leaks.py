@@ -3,14 +3,19 @@
 Scans every file — text, TSV, Markdown, HTML, SVG, notebooks, the XML inside .qdpx/.qdc/.docx zips
 and the text chunks of PNGs — with the same matcher pseudonymisation uses (case-folded unless an
 entry is case-sensitive, NFC, invisible characters removed, white space collapsed), for every
-participant, facilitator and identifier of every site. An exact hit fails the workflow and is
-reported by file, line and key id (``roster:kampala:9``), never by the name. Near misses
-(Jaro-Winkler) are warnings written to restricted/, because a misspelt name is itself identifying.
+participant, facilitator and identifier of every site, with every study language's affix rules
+(``अमितला`` is Amit). It fails safe: a name at the start of a longer word whose ending is no listed
+affix is a hit too, in scripts without letter case and, in any script, in the text of a language
+without affix rules. A hit fails the workflow and is reported by file, line and key id
+(``roster:kampala:9``), never by the name, with where it is (the name's own site, another site's
+text, a study-wide output) and how to resolve it. Near misses (Jaro-Winkler) are warnings written to
+restricted/, because a misspelt name is itself identifying.
 """
 from __future__ import annotations
 
 import html
 import logging
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -21,10 +26,13 @@ import regex
 from rapidfuzz import process
 from rapidfuzz.distance import JaroWinkler
 
+from .affixes import LanguageAffixes, language_rules
 from .errors import Problem, raise_if
-from .names import Entry, Matcher
+from .names import AffixRules, Entry, Matcher
+from .names import INVISIBLE
 from .study import Identifier, Person, read_identifiers, read_roster, read_sites
 from .tables import write_tsv
+from .wordlists import is_ordinary
 
 log = logging.getLogger("qualflow.leaks")
 ZIP_SUFFIXES = {".qdpx", ".qdc", ".docx", ".xlsx", ".zip"}
@@ -81,29 +89,90 @@ def file_texts(path: Path) -> list[tuple[str, str]]:
 
 @dataclass
 class GateResult:
-    hits: pd.DataFrame
+    hits: pd.DataFrame          # HIT_COLUMNS plus rule, where, site, lang (the message uses them)
     near: pd.DataFrame
     files: int
 
 
-def scan(paths: list[Path], entries: list[Entry], near_threshold: float = 0.92) -> GateResult:
-    """Find exact name hits and near misses in the given files."""
-    matcher = Matcher(entries)
+@dataclass(frozen=True)
+class Scope:
+    """What the gate knows about the study: its sites, their languages and the affix rules."""
+
+    site_languages: dict[str, tuple[str, ...]]
+    rules: dict[str, LanguageAffixes]
+
+    @property
+    def languages(self) -> set[str]:
+        return {lang for langs in self.site_languages.values() for lang in langs}
+
+    def unruled(self, langs: set[str] | None = None) -> list[str]:
+        """Study languages (or ``langs``) without affix rules: their text is scanned fail-safe."""
+        return sorted(l for l in (self.languages if langs is None else langs) if l not in self.rules)
+
+    def where(self, label: str) -> tuple[str, str]:
+        """(site, language) of an output file: ``pseudonymised/<site>/<T>.<lang>.txt`` has both, a
+        per-site file (``translation/<site>/...``) its site, a study-wide output neither ("")."""
+        path = Path(label.split("!", 1)[0])
+        site = path.parent.name if path.parent.name in self.site_languages else ""
+        parts = path.name.split(".")
+        lang = parts[1] if site and len(parts) >= 3 and parts[1] in self.site_languages[site] else ""
+        return site, lang
+
+
+def study_scope(sites: pd.DataFrame, config_affixes: dict | None = None, english: str = "en") -> Scope:
+    """The gate's scope from sites.tsv (each site's languages plus English) and the config's affixes."""
+    langs = {r.site: tuple(dict.fromkeys([*str(r.languages).split(","), english]))
+             for r in sites.itertuples()}
+    return Scope(langs, language_rules(config_affixes))
+
+
+_WORD_REST = regex.compile(r"[\w\p{M}\p{Cf}\u00ad]*")
+
+
+def _word_at(text: str, start: int) -> str:
+    """The whole word that starts at ``start`` (invisible characters inside it removed), lower-cased."""
+    return INVISIBLE.sub("", unicodedata.normalize("NFC", _WORD_REST.match(text, start).group())).lower()
+
+
+def _ordinary(text: str, m, langs: set[str]) -> bool:
+    """Whether a partial hit's word is an ordinary word: the whole word, or the word after any
+    of the proclitics before the name (ש+מעדיפות, not שמ+עדי+פות), is frequent in the language."""
+    return any(is_ordinary(_word_at(text, a), langs) for a in range(m.start, m.name_start + 1))
+
+
+def _key_site(key: str) -> str:
+    return key.split(":")[1]
+
+
+def scan(paths: list[Path], entries: list[Entry], near_threshold: float = 0.92,
+         scope: Scope | None = None) -> GateResult:
+    """Find name hits (fail-safe: affixed and partial forms too) and near misses in the given files."""
+    scope = scope or Scope({}, language_rules(None))
+    matcher = Matcher(entries, AffixRules(scope.rules))
+    strict_all = bool(scope.unruled())
     hits = []
     single = sorted({e.form for e in entries if " " not in e.form and len(e.form) >= 5})
     form_key = {e.form: e.key for e in entries}
     tokens: dict[str, tuple[str, int, str]] = {}
     for path in paths:
         for label, text in file_texts(path):
-            for m in matcher.find(text):
+            site, lang = scope.where(label)
+            strict = bool(scope.unruled({lang})) if lang else strict_all
+            for m in matcher.find(text, fail_safe=True, strict=strict):
+                if m.rule == "partial" and _ordinary(text, m, {lang} if lang else scope.languages):
+                    continue   # a frequent word of the language that starts like the name (משהו, not משה)
                 line = text.count("\n", 0, m.start) + 1
-                hits.append({"file": label, "line": line, "key": m.entry.key, "category": m.entry.category})
+                key_site = _key_site(m.entry.key)
+                where = ("study" if not site else
+                         "own_site" if key_site in {site, "*"} else "other_site")
+                hits.append({"file": label, "line": line, "key": m.entry.key, "category": m.entry.category,
+                             "rule": m.rule, "where": where, "site": site, "lang": lang})
             for tm in _TOKEN.finditer(text):
                 tokens.setdefault(tm.group(), (label, tm.start(), text))
     near_rows = _near_misses(tokens, single, form_key, near_threshold)
-    hit_df = pd.DataFrame(hits, columns=HIT_COLUMNS).drop_duplicates()
+    hit_df = pd.DataFrame(hits, columns=HIT_COLUMNS + ["rule", "where", "site", "lang"]).drop_duplicates()
     near_df = pd.DataFrame(near_rows, columns=NEAR_COLUMNS).sort_values(["file", "token", "form"])
-    return GateResult(hit_df.sort_values(["file", "line", "key"]), near_df, len(paths))
+    return GateResult(hit_df.sort_values(["file", "line", "key"], kind="stable"), near_df, len(paths))
 
 
 _TOKEN = regex.compile(r"\p{L}[\p{L}\p{M}'’-]{4,29}(?![\p{L}\p{M}])")
@@ -146,27 +215,63 @@ def load_entries(sites_path: str | Path, roster_path: str | Path, identifiers_pa
     return gate_entries(read_roster(roster_path, sites), read_identifiers(identifiers_path, sites))
 
 
-def leak_problems(hits: pd.DataFrame) -> list[Problem]:
+DECISIONS_HINT = "data/restricted/gate_decisions.tsv"
+
+
+def _resolution(r, scope: Scope | None) -> str:
+    """How to resolve one kind of hit: the message's second half."""
+    where = getattr(r, "where", "study")
+    lang = getattr(r, "lang", "") or ""
+    if getattr(r, "rule", "exact") == "partial":
+        lang_txt = f"language {lang}" if lang else "the text's language"
+        fix = (f"it starts a longer word: if that word is the name with an ending, add the ending under "
+               f"`affixes: {lang or '<lang>'}: suffixes` in config/config.yaml ({lang_txt}) so "
+               "pseudonymisation replaces the name and keeps the ending")
+    else:
+        fix = "add the written form as an alias so pseudonymisation replaces it"
+    if where == "own_site":
+        return f"in the name's own site ({r.site}): {fix}, then re-run (a hit in the name's own site cannot be waived)"
+    if where == "other_site":
+        return (f"in another site's text ({r.site}{', ' + lang if lang else ''}): {fix}; or, if there it is an "
+                f"ordinary word and not the person, record a reviewed decision in {DECISIONS_HINT} "
+                f"(key {r.key}, site {r.site}, language {lang or '<lang>'}, decision not_a_name, reason), then re-run")
+    return (f"in a study-wide output: {fix}, then re-run (a study-wide hit is waived only where it repeats another "
+            f"site's text covered by a reviewed decision in {DECISIONS_HINT})")
+
+
+def leak_problems(hits: pd.DataFrame, scope: Scope | None = None) -> list[Problem]:
     """One line per file and key (its first line), so a systematic leak does not bury the rest."""
     if hits.empty:
         return []
-    first = hits.groupby(["file", "key", "category"], sort=True).agg(
-        line=("line", "min"), n=("line", "size")).reset_index().sort_values(["file", "line"])
-    return [Problem(r.file, int(r.line), f"contains a name from the roster or identifiers list ({r.key}, "
-                                         f"{r.category}; {r.n} place(s) in this file): add the written form as "
-                                         "an alias so pseudonymisation replaces it, then re-run")
+    hits = hits.copy()
+    for col, default in (("rule", "exact"), ("where", "study"), ("site", ""), ("lang", "")):
+        if col not in hits:
+            hits[col] = default
+    hits["partial"] = hits["rule"] == "partial"
+    first = hits.groupby(["file", "key", "category", "partial"], sort=True).agg(
+        line=("line", "min"), n=("line", "size"), rule=("rule", "first"), where=("where", "first"),
+        site=("site", "first"), lang=("lang", "first")).reset_index().sort_values(["file", "line", "key"])
+    kind = {True: "a roster or identifiers name at the start of a longer word", False: "a name from the roster "
+            "or identifiers list"}
+    return [Problem(r.file, int(r.line), f"contains {kind[bool(r.partial)]} ({r.key}, {r.category}; {r.n} place(s) "
+                                         f"in this file), {_resolution(r, scope)}")
             for r in first.itertuples()]
 
 
 def run_gate(sites_path: str, roster_path: str, identifiers_path: str, files: list[str],
-             out_hits: str, out_near: str) -> None:
+             out_hits: str, out_near: str, affixes: dict | None = None, english: str = "en") -> None:
     """The workflow's last step: fail with one line per leak, else write the (empty) leak table."""
-    result = scan([Path(f) for f in files], load_entries(sites_path, roster_path, identifiers_path))
+    sites = read_sites(sites_path)
+    scope = study_scope(sites, affixes, english)
+    if scope.unruled():
+        log.warning("no affix rules for %s: names at the start of a longer word in that text count as hits "
+                    "(add `affixes:` for the language in config/config.yaml)", ", ".join(scope.unruled()))
+    result = scan([Path(f) for f in files], load_entries(sites_path, roster_path, identifiers_path), scope=scope)
     write_tsv(result.near, out_near)
     log.info("leak gate: %d files scanned, %d exact hits, %d near misses (restricted/)",
              result.files, len(result.hits), len(result.near))
-    raise_if(leak_problems(result.hits))
-    write_tsv(result.hits, out_hits)
+    raise_if(leak_problems(result.hits, scope))
+    write_tsv(result.hits[HIT_COLUMNS], out_hits)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,13 +291,14 @@ def main(argv: list[str] | None = None) -> int:
         files.extend(results_files(p) if p.is_dir() else [p])
 
     def gate() -> None:
-        entries = load_entries(config.get("sites", "config/sites.tsv"),
-                               config.get("roster", "data/restricted/roster.tsv"),
+        sites_path = config.get("sites", "config/sites.tsv")
+        entries = load_entries(sites_path, config.get("roster", "data/restricted/roster.tsv"),
                                config.get("identifiers", "data/restricted/identifiers.tsv"))
-        result = scan(files, entries)
+        scope = study_scope(read_sites(sites_path), config.get("affixes"), config.get("english", "en"))
+        result = scan(files, entries, scope=scope)
         log.info("leak gate: %d files scanned, %d exact hits, %d near misses", result.files,
                  len(result.hits), len(result.near))
-        raise_if(leak_problems(result.hits))
+        raise_if(leak_problems(result.hits, scope))
 
     from .runner import run
     run(gate)   # prints one line per problem and exits 1 on a leak or a bad roster

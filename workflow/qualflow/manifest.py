@@ -16,7 +16,7 @@ import pandas as pd
 from .tables import sha256_file, write_tsv
 
 PACKAGES = ["qualflow", "snakemake", "pandas", "numpy", "pyyaml", "jsonschema", "krippendorff", "matplotlib",
-            "regex", "pyahocorasick", "rapidfuzz", "lingua-language-detector", "python-docx", "webvtt-py",
+            "regex", "pyahocorasick", "rapidfuzz", "wordfreq", "lingua-language-detector", "python-docx", "webvtt-py",
             "lxml"]
 
 

@@ -15,6 +15,9 @@ rule leak_check:
     output:
         hits="results/leak_check.tsv",
         near=f"{RESTRICTED}/leak_near_misses.tsv",
+    params:
+        affixes=config.get("affixes", {}),
+        english=EN,
     log:
         "logs/leak_check.log",
     conda:
