@@ -108,11 +108,8 @@ def read_rows(path: Path, header: list[str]) -> list[tuple[int, dict]]:
 
 
 def table_files(kind: str) -> list[Path]:
-    """The assembled restricted/<kind>.tsv, else every restricted/_parts/<site>.<kind>.tsv."""
-    whole = DATA / "restricted" / f"{kind}.tsv"
-    if whole.exists():
-        return [whole]
-    return sorted((DATA / "restricted" / "_parts").glob(f"*.{kind}.tsv"))
+    """The study's restricted/<kind>.tsv (roster or identifiers)."""
+    return [DATA / "restricted" / f"{kind}.tsv"]
 
 
 # ------------------------------------------------------------------------------------ roster
@@ -146,11 +143,8 @@ def load_roster() -> list[Person]:
 
 def check_roster(people: list[Person], sites: list[str]) -> dict[str, tuple[int, int, int, int]]:
     counts = {}
-    whole = DATA / "restricted" / "roster.tsv"
-    path = whole
+    path = DATA / "restricted" / "roster.tsv"
     for site in sites:
-        part = DATA / "restricted" / "_parts" / f"{site}.roster.tsv"
-        path = whole if whole.exists() or not part.exists() else part
         inf = [p for p in people if p.site == site and not p.is_facilitator]
         pre = sum("FG1" in p.transcripts for p in inf)
         post = sum("FG2" in p.transcripts for p in inf)
