@@ -160,7 +160,6 @@ def check_roster(people: list[Person], sites: list[str]) -> dict[str, tuple[int,
         fac = [p for p in people if p.site == site and p.is_facilitator]
         if not any(p.participant == "F1" and set(p.transcripts) == {"FG1", "FG2"} for p in fac):
             problem(path, None, f"{site}: no facilitator F1 listed for FG1|FG2")
-    path = whole
     if set(EXPECTED) <= set(sites):
         total = tuple(sum(c[i] for c in counts.values()) for i in range(4))
         if total != TOTALS:
