@@ -264,6 +264,17 @@ def check_one(t, path: Path, fg, wave, first, last, people, index) -> None:
                                 f"{spoken[p.participant]} time(s) (at least 2)")
 
 
+def affix_rules(langs: list[str]):
+    """The affix rules the pseudonymise stage uses for these languages (shipped defaults, extended by
+    the study config's ``affixes:``), so inflected names are replaced here exactly as in the run."""
+    from qualflow.affixes import language_rules
+    from qualflow.names import AffixRules
+    cfg = STUDY / "config" / "config.yaml"
+    extra = (yaml.safe_load(cfg.read_text(encoding="utf-8")) or {}).get("affixes") if cfg.exists() else None
+    rules = language_rules(extra)
+    return AffixRules({lang: rules[lang] for lang in langs if lang in rules})
+
+
 def pseudonymised_frames(pairs, people: list[Person]) -> dict[tuple[str, str, str], object]:
     """Each transcript's turn table as the pipeline checks it: speakers as participant codes, names in
     the text as placeholders. Raw labels differ by script (Hebrew, Devanagari vs Latin), and a name
@@ -277,7 +288,7 @@ def pseudonymised_frames(pairs, people: list[Person]) -> dict[tuple[str, str, st
     index = SpeakerIndex(people)
     out = {}
     for site, fg, lang, local, en in pairs:
-        matcher = Matcher(site_entries(site, people, idents)[0])
+        matcher = Matcher(site_entries(site, people, idents)[0], affix_rules([lang, "en"]))
         for code, t in ((lang, local), ("en", en)):
             df = t.frame()
             df["speaker"] = [(getattr(index.resolve(site, s), "code", s) if k == "speech" else s)
