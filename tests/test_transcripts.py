@@ -129,8 +129,9 @@ def _problems(study: Path) -> list[str]:
 def test_speaker_not_in_roster(mini_study):
     f = mini_study / "data/raw/beta/FG1.en.txt"
     f.write_text(f.read_text().replace("Denis O.: True.", "Nakato S.: True."))
-    assert _problems(mini_study) == [f"{f}:9: speaker 'Nakato S.' is not in the roster for beta: add the person "
-                                     "(or this spelling as an alias) to roster.tsv"]
+    assert _problems(mini_study) == [f"{f}:9: speaker 'Nakato S.' is not in the roster for beta: did you mean "
+                                     "'Nakato'? If it is someone else, add the person (or this spelling as an "
+                                     "alias) to roster.tsv"]
 
 
 def test_transcript_for_unknown_site(mini_study):

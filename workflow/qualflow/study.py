@@ -78,8 +78,8 @@ class Person:
 def read_sites(path: str | Path) -> pd.DataFrame:
     """Read config/sites.tsv; site ids must be unique."""
     df = read_tsv(path, "sites.schema.yaml")
-    problems = [Problem(str(path), int(r._line), f"site {r.site!r} is listed twice: keep one row per site")
-                for r in df[df.duplicated("site")].itertuples()]
+    problems = [Problem(str(path), int(r["_line"]), f"site {r['site']!r} is listed twice: keep one row per site")
+                for r in df[df.duplicated("site")].to_dict("records")]
     raise_if(problems)
     return df.reset_index(drop=True)
 
@@ -157,6 +157,10 @@ def read_identifiers(path: str | Path, sites: pd.DataFrame) -> list[Identifier]:
     return out
 
 
+# rapidfuzz ratio (0-100) from which an unknown speaker label is offered a roster form as a typo fix.
+SUGGEST_SCORE = 80
+
+
 class SpeakerIndex:
     """Resolve a transcript's speaker label to the roster person it names."""
 
@@ -168,6 +172,25 @@ class SpeakerIndex:
 
     def resolve(self, site: str, label: str) -> Person | None:
         return self._by_form.get((site, normalise_label(label)))
+
+    def suggest(self, site: str, label: str, transcript: str = "") -> str | None:
+        """The roster form closest to a label that resolves to no one (a typo), if one is close.
+
+        Forms of people listed for ``transcript`` win ties, so the hint names who is expected there.
+        """
+        from rapidfuzz import fuzz
+
+        wanted = normalise_label(label)
+        best: tuple[float, int, str] | None = None
+        for (s, form), person in sorted(self._by_form.items(), key=lambda kv: kv[0]):
+            if s != site:
+                continue
+            score = fuzz.ratio(wanted, form)
+            key = (score, transcript in person.transcripts, -len(form))
+            if score >= SUGGEST_SCORE and (best is None or key > best[:3]):
+                shown = next(f for f in person.forms if normalise_label(f) == form)
+                best = (*key, shown)
+        return best[3] if best else None
 
 
 def check_speakers(site: str, transcript: str, turns: list, path: str, index: SpeakerIndex) -> list[Problem]:
@@ -181,8 +204,11 @@ def check_speakers(site: str, transcript: str, turns: list, path: str, index: Sp
         if person is None or transcript not in person.transcripts:
             reported.add(t.speaker)
         if person is None:
-            problems.append(Problem(path, t.line, f"speaker {t.speaker!r} is not in the roster for {site}: "
-                                                  "add the person (or this spelling as an alias) to roster.tsv"))
+            close = index.suggest(site, t.speaker, transcript)
+            hint = (f"did you mean {close!r}? If it is someone else, add the person (or this spelling as an "
+                    "alias) to roster.tsv" if close else
+                    "add the person (or this spelling as an alias) to roster.tsv")
+            problems.append(Problem(path, t.line, f"speaker {t.speaker!r} is not in the roster for {site}: {hint}"))
         elif transcript not in person.transcripts:
             problems.append(Problem(path, t.line, f"speaker {t.speaker!r} (participant {person.participant}) "
                                                   f"is listed in the roster for {'|'.join(person.transcripts)}, "

@@ -35,15 +35,38 @@ def load_schema(name: str) -> dict:
 
 def read_text_file(path: str | Path) -> str:
     """Read a UTF-8 text file (BOM stripped); a file in another encoding is a clear InputError."""
-    data = Path(path).read_bytes()
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError(path, None, "does not exist: create it, or fix its path in config/config.yaml") from None
+    except IsADirectoryError:
+        raise InputError(path, None, "is a folder, not a file: fix the path in config/config.yaml") from None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise InputError(path, line, f"is not UTF-8 (it looks like {guess_encoding(data)}): "
-                                     "re-save it as UTF-8 (in Excel: 'CSV UTF-8'/'Unicode text'; "
-                                     "in an editor: Save with encoding UTF-8)") from None
+                                     f"{resave_hint(path)}") from None
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def resave_hint(path: str | Path) -> str:
+    """How to re-save a file as UTF-8 in the program that most likely wrote it.
+
+    Excel has no tab-separated UTF-8 format: its "Unicode Text" is UTF-16 and "Text (Tab delimited)"
+    is the Windows code page, so a TSV goes through Notepad (or LibreOffice). Word's "Plain Text"
+    asks for the encoding, where plain "Unicode" is UTF-16 too.
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix == ".tsv":
+        return ("re-save it as UTF-8: in Excel, File > Save As > 'Unicode Text (*.txt)', then open that file "
+                "in Notepad, File > Save As, Encoding 'UTF-8', and name it .tsv again (in LibreOffice Calc: "
+                "Save As 'Text CSV', Edit filter settings, character set 'Unicode (UTF-8)', field delimiter {Tab})")
+    if suffix == ".txt":
+        return ("re-save it as UTF-8: in Word, File > Save As > 'Plain Text (*.txt)', then in the File "
+                "Conversion box choose 'Other encoding' > 'Unicode (UTF-8)' (Word's 'Unicode' is UTF-16); "
+                "in Notepad or another editor, Save As with Encoding 'UTF-8'")
+    return "re-save it as UTF-8: in Notepad or another editor, Save As with Encoding 'UTF-8'"
 
 
 def guess_encoding(data: bytes) -> str:
@@ -108,7 +131,9 @@ def validate_frame(df: pd.DataFrame, schema: dict, path: str | Path) -> None:
         inst = {k: v for k, v in rec.items() if v != "" or k in required}
         for err in sorted(validator.iter_errors(inst), key=lambda e: list(e.path)):
             col = err.path[0] if err.path else None
-            if col is not None:
+            if col is not None and rec.get(col, "") == "" and col in required:
+                problems.append(Problem(str(path), line, f"column {col} is empty (required)"))
+            elif col is not None:
                 allowed = props.get(col, {}).get("enum")
                 hint = f" (allowed: {', '.join(map(str, allowed))})" if allowed else ""
                 desc = props.get(col, {}).get("description", "")

@@ -81,6 +81,8 @@ def load_study(config: dict, base: str | Path = ".", config_path: str | Path | N
         except InputError as e:
             problems.extend(e.problems)
     languages = {r.site: r.languages.split(",") for r in sites.itertuples()}
+    if "markers" in config:
+        problems.extend(check_markers(config, sites, str(p("sites")), str(config_path or "config/config.yaml")))
     try:
         sources = discover(p("raw_dir"), list(sites["site"]), languages, config.get("english", "en"))
     except InputError as e:
@@ -120,32 +122,93 @@ def _wave_mismatches(transcripts, design: Design) -> list[Problem]:
     return problems
 
 
+def check_markers(config: dict, sites: pd.DataFrame, sites_path: str, config_path: str) -> list[Problem]:
+    """Every study language needs its transcription markers, under the same canonical names as English.
+
+    (A language without markers would have every ``[inaudible]`` of its transcripts uncounted, and the
+    translation check would report a false ``marker_mismatch`` wherever the English file has one; a
+    fallback to the English forms would be just as wrong for a language that writes them differently.)
+    """
+    markers = config.get("markers") or {}
+    english = config.get("english", "en")
+    problems: list[Problem] = []
+    if english not in markers:
+        problems.append(Problem(config_path, None, f"markers has no entry for the English translations "
+                                                   f"({english}): add markers: {english}: {{inaudible: "
+                                                   "[\"[inaudible]\"], ...}"))
+    names = set(markers.get(english) or {})
+    first_line: dict[str, int] = {}
+    for r in sites.to_dict("records"):
+        for lang in str(r["languages"]).split(","):
+            if lang and lang != english:
+                first_line.setdefault(lang, int(r["_line"]))
+    for lang, line in first_line.items():
+        if lang not in markers:
+            problems.append(Problem(sites_path, line, f"language {lang} has no markers in {config_path}: add "
+                                                      f"markers: {lang}: with the bracketed forms its "
+                                                      f"transcribers write for {', '.join(sorted(names)) or 'each marker'}"))
+            continue
+        missing = sorted(names - set(markers[lang] or {}))
+        extra = sorted(set(markers[lang] or {}) - names)
+        if missing or extra:
+            parts = ([f"lacks {', '.join(missing)}"] if missing else []) + (
+                [f"has {', '.join(extra)}, which {english} has not"] if extra else [])
+            problems.append(Problem(config_path, None, f"markers for {lang} {' and '.join(parts)}: give every "
+                                                       f"language the same marker names as {english} "
+                                                       f"({', '.join(sorted(names))}), or the translation check "
+                                                       "reports false marker_mismatch flags"))
+    return problems
+
+
 def write_site_inputs(config: dict, sites: list[str], out_dir: str | Path) -> dict[str, dict[str, str]]:
     """Split sites.tsv, the roster and the identifiers into one folder per site (restricted).
 
     A per-site job then depends only on its own site's rows, so adding or editing a site re-runs
     that site's jobs and the aggregates, not every site. A slice is rewritten only when its content
     changes (an unchanged file keeps its modification time). Identifiers for every site (``*``)
-    are part of each slice. Returns the slice paths per site.
+    are part of each slice. Rows are chosen by their ``site`` cell read the way every reader reads
+    it (tab-separated with quoting, surrounding spaces ignored), so ``ulm `` is ``ulm`` here too, and
+    each row keeps its source lines exactly. Returns the slice paths per site.
     """
     from .tables import read_text_file, write_text
 
-    out: dict[str, dict[str, str]] = {}
-    tables = {"site": (config["sites"], "site"), "roster": (config["roster"], "site"),
-              "identifiers": (config["identifiers"], "site")}
-    contents = {k: read_text_file(path).split("\n") for k, (path, _) in tables.items()}
-    for site in sites:
-        out[site] = {}
-        for kind, lines in contents.items():
-            header = lines[0]
-            col = header.split("\t").index("site")
-            rows = [l for l in lines[1:] if l.strip() and l.split("\t")[col] in ({site, "*"} if kind == "identifiers" else {site})]
-            text = "\n".join([header, *rows]) + "\n"
-            path = Path(out_dir) / site / f"{kind}.tsv"
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                write_text(text, path)
-            out[site][kind] = str(path)
+    out: dict[str, dict[str, str]] = {site: {} for site in sites}
+    tables = {"site": config["sites"], "roster": config["roster"], "identifiers": config["identifiers"]}
+    for kind, path in tables.items():
+        header, records = _records_with_lines(read_text_file(path))
+        col = [h.strip() for h in header[0]].index("site") if header else -1
+        for site in sites:
+            wanted = {site, "*"} if kind == "identifiers" else {site}
+            rows = [lines for cells, lines in records
+                    if len(cells) > col and cells[col].strip() in wanted]
+            text = "".join([header[1], *rows])
+            target = Path(out_dir) / site / f"{kind}.tsv"
+            if not target.exists() or target.read_text(encoding="utf-8") != text:
+                write_text(text, target)
+            out[site][kind] = str(target)
     return out
+
+
+def _records_with_lines(text: str) -> tuple[tuple[list[str], str] | None, list[tuple[list[str], str]]]:
+    """Parse a TSV as read_tsv does, keeping each record's own source lines (a quoted cell may span
+    lines). Returns (header cells, header text) and [(cells, text)] for the non-blank rows."""
+    import csv
+    import io
+
+    lines = text.splitlines(keepends=True)
+    lines = [l if l.endswith("\n") else l + "\n" for l in lines]
+    reader = csv.reader(iter(lines), delimiter="\t")
+    header = None
+    records: list[tuple[list[str], str]] = []
+    start = 0
+    for cells in reader:
+        chunk = "".join(lines[start:reader.line_num])
+        start = reader.line_num
+        if header is None:
+            header = (cells, chunk)
+        elif any(c.strip() for c in cells):
+            records.append((cells, chunk))
+    return header, records
 
 
 def load_study_or_exit(config: dict, base: str | Path = ".", config_path: str | Path | None = None) -> Study:
