@@ -1,5 +1,8 @@
 # qualflow — from raw site transcripts to Table 2, agreement and theme figures.
 # Run: `make run` (or `snakemake --profile profiles/default`). See README.md and docs/.
+import sys
+from pathlib import Path
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -11,7 +14,25 @@ configfile: "config/config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
-report: "workflow/report/workflow.rst"
+# results/ is one whole run, or marked invalid (results/STALE.md; qualflow.state): the marker is
+# written, and the manifest and report removed, as soon as a run starts executing jobs, and removed
+# only when a run ends with the manifest rebuilt. A report built while it is there says so.
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
+from qualflow import state as run_state
+
+report: "workflow/report/workflow_stale.rst" if run_state.is_stale() else "workflow/report/workflow.rst"
+
+
+onstart:
+    run_state.run_started()
+
+
+onsuccess:
+    run_state.run_succeeded()
+
+
+onerror:
+    run_state.run_failed(log)
 
 
 include: "workflow/rules/common.smk"

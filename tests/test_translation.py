@@ -14,7 +14,7 @@ from qualflow.errors import InputError
 from qualflow.translation import (FLAG_COLUMNS, FLAG_KINDS, MarkerMap, PairStats, ReviewPair, SourceDetector,
                                   Thresholds, align_turns, apply_resolutions, check_pair, check_site,
                                   digit_sequences, pair_of, pair_statistics, placeholders, read_resolutions,
-                                  read_turns, review_html, summarise, write_pair_stats)
+                                  read_turns, review_html, summarise, finalise_flags)
 
 MARKERS = {
     "en": {"inaudible": ["[inaudible]"], "crosstalk": ["[crosstalk]"], "laughter": ["[laughter]"]},
@@ -271,15 +271,24 @@ def mini_pairs(tmp_path):
     return tmp_path, local, en, str(sites)
 
 
+def _check_and_finalise(tmp: Path, local, en, res: Path) -> tuple[str, list[str], list[str]]:
+    """The per-site check, then the study-wide step, as the rules run them."""
+    site_dir = tmp / "results/translation/alpha"
+    check_site(local, en, ["de", "en"], MARKERS, {}, "en", str(site_dir / "site_flags.tsv"),
+               str(site_dir / "lengths.tsv"), str(site_dir / "pairs.tsv"))
+    stats = str(tmp / "results/translation/pair_stats.tsv")
+    out = [str(site_dir / "FG1.flags.tsv"), str(site_dir / "FG2.flags.tsv")]
+    finalise_flags([str(site_dir / "site_flags.tsv")], [str(site_dir / "lengths.tsv")],
+                   [str(site_dir / "pairs.tsv")], str(res), {}, "en", stats, out)
+    return stats, out, [str(site_dir / "pairs.tsv")]
+
+
 def test_check_site_and_summary_write_flags_stats_and_review(mini_pairs):
     tmp, local, en, sites = mini_pairs
-    stats = str(tmp / "results/translation/pair_stats.tsv")
-    write_pair_stats(local, en, MARKERS, {}, "en", stats)
+    res = write(tmp / "res.tsv", RES_HEADER + "alpha.FG1\t4\tspeaker_sequence_mismatch\tfixed\tsite relabelled\n")
+    stats, out, pairs = _check_and_finalise(tmp, local, en, res)
     st = pd.read_csv(stats, sep="\t")
     assert st[["lang_pair", "transcripts", "turns"]].values.tolist() == [["de-en", 2, 16]]
-    res = write(tmp / "res.tsv", RES_HEADER + "alpha.FG1\t4\tspeaker_sequence_mismatch\tfixed\tsite relabelled\n")
-    out = [str(tmp / "results/translation/alpha/FG1.flags.tsv"), str(tmp / "results/translation/alpha/FG2.flags.tsv")]
-    check_site(local, en, stats, str(res), sites, MARKERS, {}, "en", out)
     f1 = pd.read_csv(out[0], sep="\t", dtype=str, keep_default_na=False)
     assert list(f1.columns) == FLAG_COLUMNS
     f1 = f1[f1["flag"] != "length_ratio_outlier"]    # 16 turns of made-up text: ratios vary widely
@@ -289,7 +298,7 @@ def test_check_site_and_summary_write_flags_stats_and_review(mini_pairs):
          "note": "site relabelled"}]
     assert "speaker_sequence_mismatch" not in set(pd.read_csv(out[1], sep="\t")["flag"])
     summary, review = tmp / "results/translation/summary.tsv", tmp / "results/translation/review.html"
-    summarise(out, local, en, stats, str(res), sites, MARKERS, "en", str(summary), str(review), "T")
+    summarise(out, local, en, stats, sites, MARKERS, "en", str(summary), str(review), "T", pairs)
     s = pd.read_csv(summary, sep="\t")
     assert len(s) == len(FLAG_KINDS)
     row = s[s["flag"] == "speaker_sequence_mismatch"].iloc[0]
@@ -297,19 +306,35 @@ def test_check_site_and_summary_write_flags_stats_and_review(mini_pairs):
         ("alpha", "de-en", 1, 0, 1, 2)
     assert row.pair_turns == 16 and row.pair_median_ratio > 0 and "pair_log_ratio_mad" in s.columns
     first = review.read_bytes()
-    summarise(out, local, en, stats, str(res), sites, MARKERS, "en", str(summary), str(review), "T")
+    summarise(out, local, en, stats, sites, MARKERS, "en", str(summary), str(review), "T", pairs)
     assert review.read_bytes() == first                                  # deterministic
 
 
-def test_summary_rejects_a_resolution_for_a_transcript_without_pair(mini_pairs):
+def test_per_site_check_then_study_step_equals_checking_with_study_statistics(mini_pairs, detector):
+    """The split (site's flags and lengths, then the outliers against the study's statistics) gives the
+    flags one pass with the study-wide statistics gives, length outliers included."""
     tmp, local, en, sites = mini_pairs
-    stats = str(tmp / "pair_stats.tsv")
-    write_pair_stats(local, en, MARKERS, {}, "en", stats)
-    out = [str(tmp / "t/alpha/FG1.flags.tsv"), str(tmp / "t/alpha/FG2.flags.tsv")]
-    check_site(local, en, stats, str(write(tmp / "ok.tsv", RES_HEADER)), sites, MARKERS, {}, "en", out)
+    stats, out, _ = _check_and_finalise(tmp, local, en, write(tmp / "ok.tsv", RES_HEADER))
+    from qualflow.translation import read_pair_stats, site_ratios
+    study = read_pair_stats(stats)["de-en"]
+    pairs = [(pair_of(lp)[1], "de", read_turns(lp), read_turns(ep)) for lp, ep in zip(local, en)]
+    ratio = site_ratios(pairs, MARKERS, TH)["de"]
+    outliers = 0
+    for (t, lang, a, b), path in zip(pairs, out):
+        expect = check_pair(a, b, lang, MARKERS, TH, study, SourceDetector(["de", "en"]), ratio=ratio)
+        got = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        assert got[["turn", "flag", "detail"]].values.tolist() == \
+            expect[["turn", "flag", "detail"]].astype(str).values.tolist()
+        outliers += int((got["flag"] == "length_ratio_outlier").sum())
+    assert outliers > 0          # the comparison covers the study-wide test, not only the site's flags
+
+
+def test_study_step_rejects_a_resolution_for_a_transcript_without_pair(mini_pairs):
+    tmp, local, en, sites = mini_pairs
     res = write(tmp / "res.tsv", RES_HEADER + "gamma.FG1\t4\tmarker_mismatch\taccepted\t\n")
     with pytest.raises(InputError, match=r"res.tsv:2: transcript gamma.FG1 has no translation pair"):
-        summarise(out, local, en, stats, str(res), sites, MARKERS, "en", str(tmp / "s.tsv"), str(tmp / "r.html"))
+        _check_and_finalise(tmp, local, en, res)
+    assert not (tmp / "results/translation/alpha/FG1.flags.tsv").exists()     # nothing half-written
 
 
 def test_review_html_is_escaped_self_contained_and_right_to_left_for_hebrew():

@@ -162,3 +162,51 @@ def test_demo_alpha_equals_an_independent_computation(demo):
         expected = krippendorff.alpha(reliability_data=m, level_of_measurement="nominal")
         assert abs(float(r.alpha) - expected) < 1e-6, (r.code, r.alpha, expected)
         assert int(r.n_units) == len(units)
+
+
+# A one-word edit in one site's English transcript re-runs that site's jobs and the aggregates that read
+# its data, and no other site's jobs (docs/DESIGN.md, "What re-runs"). Item 6 of issue 12.
+RERUN_AFTER_ULM_EN_EDIT = {
+    "parse_ulm", "pseudonymise_ulm", "translation_check_ulm",        # the site's own jobs
+    "pseudonymise_summary", "translation_stats", "translation_summary", "codes", "agreement",
+    "participants", "themes", "theme_figures", "leak_check", "manifest", "all",
+}
+
+
+def test_one_word_edit_at_one_site_reruns_only_that_site_and_the_aggregates(demo, tmp_path):
+    project = tmp_path / "incremental"
+    shutil.copytree(demo, project, symlinks=True)            # copy2: outputs keep their times
+    f = project / "data/raw/ulm/FG1.en.txt"
+    f.write_text(f.read_text(encoding="utf-8").replace("But maybe a good one.", "But maybe a fine one.", 1),
+                 encoding="utf-8")
+    out = snakemake(project, "--profile", "profiles/default", "-n", "--quiet", "rules").stdout
+    jobs = set(re.findall(r"^(\S+)\s+\d+$", out, flags=re.M)) - {"total"}
+    assert jobs == RERUN_AFTER_ULM_EN_EDIT
+    assert not any(j.endswith(("_hamburg", "_kampala", "_dar_es_salaam", "_beer_sheva")) for j in jobs)
+
+
+def test_a_failed_run_marks_results_invalid_until_a_run_succeeds(demo, tmp_path):
+    """Item 5 of issue 12: after a failed run results/ cannot pass for a whole run (STALE.md, no
+    manifest, no report); the next successful run makes it whole again."""
+    project = tmp_path / "failing"
+    shutil.copytree(demo, project, symlinks=True)
+    results = project / "results"
+    (results / "report.html").write_text("<html>an older report</html>", encoding="utf-8")
+    res = project / "data/translation_resolutions.tsv"
+    good = res.read_bytes()
+    with res.open("a", encoding="utf-8") as fh:       # a decision on a flag that is not raised
+        fh.write("ulm.FG1\t7\tquestion_mismatch\taccepted\t\n")
+    proc = snakemake(project, "--profile", "profiles/default", check=False)
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr
+    assert "data/translation_resolutions.tsv:" in proc.stderr and "has no question_mismatch flag at turn 7" in proc.stderr
+    stale = (results / "STALE.md").read_text(encoding="utf-8")
+    assert stale.startswith("# results/ is not one whole run") and "The last run **failed**" in stale
+    assert str(tmp_path) not in stale                    # no absolute paths (a home folder can name someone)
+    assert not (results / "manifest.tsv").exists() and not (results / "report.html").exists()
+    # the report of such a results/ says so on its front page
+    front = (project / "workflow/report/workflow_stale.rst").read_text(encoding="utf-8")
+    assert "not one whole run" in front
+    res.write_bytes(good)
+    snakemake(project, "--profile", "profiles/default", "--quiet")
+    assert not (results / "STALE.md").exists() and (results / "manifest.tsv").exists()

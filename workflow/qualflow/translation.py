@@ -370,20 +370,20 @@ def pair_statistics(pairs: Iterable[tuple[str, pd.DataFrame, pd.DataFrame]], mar
         blocks = align_turns(local, en, MarkerMap(markers.get(lang)), en_map)
         ratios.setdefault(key, []).extend(pair_lengths(local, en, blocks, thresholds.min_chars))
         counts[key] += 1
-    out = {}
-    for key in sorted(ratios):
-        lengths = ratios[key]
-        if not lengths:
-            out[key] = PairStats(key, counts[key], 0, 0.0, 0.0)
-            continue
-        x = np.array([math.log(l2 / l1) for l1, l2 in lengths])
-        med = float(np.median(x))
-        mad = float(np.median(np.abs(x - med)))
-        base = PairStats(key, counts[key], len(x), med, mad)
-        s = np.array([base.scaled(l1, l2) for l1, l2 in lengths])
-        smed = float(np.median(s))
-        out[key] = PairStats(key, counts[key], len(x), med, mad, smed, float(np.median(np.abs(s - smed))))
-    return out
+    return {key: stats_from_lengths(key, counts[key], ratios[key]) for key in sorted(ratios)}
+
+
+def stats_from_lengths(key: str, transcripts: int, lengths: Sequence[tuple[int, int]]) -> PairStats:
+    """Median and MAD of the log ratios (and of the length-scaled deviations) of one language pair."""
+    if not lengths:
+        return PairStats(key, transcripts, 0, 0.0, 0.0)
+    x = np.array([math.log(l2 / l1) for l1, l2 in lengths])
+    med = float(np.median(x))
+    mad = float(np.median(np.abs(x - med)))
+    base = PairStats(key, transcripts, len(x), med, mad)
+    s = np.array([base.scaled(l1, l2) for l1, l2 in lengths])
+    smed = float(np.median(s))
+    return PairStats(key, transcripts, len(x), med, mad, smed, float(np.median(np.abs(s - smed))))
 
 
 def stats_frame(stats: dict[str, PairStats]) -> pd.DataFrame:
@@ -399,18 +399,6 @@ def read_pair_stats(path: str | Path) -> dict[str, PairStats]:
     return {r.lang_pair: PairStats(r.lang_pair, int(r.transcripts), int(r.turns), float(r.median_log_ratio),
                                    float(r.mad_log_ratio), float(r.scaled_median), float(r.scaled_mad))
             for r in df.itertuples()}
-
-
-def write_pair_stats(local_paths: Sequence[str], en_paths: Sequence[str], markers: dict,
-                     translation: dict | None, english: str, out_path: str) -> None:
-    """Entry point of ``translation_stats``: one table of per-pair ratio statistics for the study."""
-    thresholds = Thresholds.from_config(translation)
-    pairs = [(pair_of(lp)[2], read_turns(lp), read_turns(ep)) for lp, ep in zip(local_paths, en_paths)]
-    stats = pair_statistics(pairs, markers, thresholds, english)
-    for s in stats.values():
-        log.info("%s: %d transcripts, %d turns, median ratio %.3f, MAD(log) %.3f",
-                 s.lang_pair, s.transcripts, s.turns, s.median_ratio, s.mad_log_ratio)
-    write_tsv(stats_frame(stats), out_path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -456,10 +444,19 @@ def _flag(rows: list[dict], kind: str, turn: int, turn_en: int | str, speaker: s
 
 def check_pair(local: pd.DataFrame, en: pd.DataFrame, lang: str, markers: dict, thresholds: Thresholds,
                stats: PairStats | None = None, detector: SourceDetector | None = None,
-               english: str = "en") -> pd.DataFrame:
-    """Flags of one local transcript against its English translation (columns turn..detail)."""
+               english: str = "en", *, ratio: float | None = None, lengths: list[dict] | None = None,
+               length_flags: bool = True) -> pd.DataFrame:
+    """Flags of one local transcript against its English translation (columns turn..detail).
+
+    ``ratio`` is the expected English/local length ratio for the alignment (default: the pair's
+    median from ``stats``). When ``lengths`` is a list, every aligned speech block that the length
+    test applies to is appended to it (see :func:`length_row`), so the study-wide statistics and the
+    robust-z test can be computed later from numbers alone; ``length_flags=False`` then leaves the
+    ``length_ratio_outlier`` flags to that later step.
+    """
     loc_map, en_map = MarkerMap(markers.get(lang)), MarkerMap(markers.get(english))
-    ratio = stats.median_ratio if stats is not None and stats.turns >= MIN_PAIR_TURNS else 1.0
+    if ratio is None:
+        ratio = stats.median_ratio if stats is not None and stats.turns >= MIN_PAIR_TURNS else 1.0
     blocks = align_turns(local, en, loc_map, en_map, ratio)
     rows: list[dict] = []
 
@@ -544,17 +541,11 @@ def check_pair(local: pd.DataFrame, en: pd.DataFrame, lang: str, markers: dict, 
         if speech:
             l1, l2 = text_length(ltext), text_length(etext)
             if max(l1, l2) >= thresholds.min_chars and l1 > 0 and l2 > 0:
-                r_ = l2 / l1
-                z = stats.robust_z(l1, l2) if stats is not None else None
-                outside = r_ < thresholds.ratio_low or r_ > thresholds.ratio_high
-                if outside or (z is not None and abs(z) > thresholds.robust_z):
-                    why = (f"outside [{thresholds.ratio_low:.2f}, {thresholds.ratio_high:.2f}]" if outside
-                           else f"robust z {z:+.1f} against the {lang}-{english} median ratio "
-                                f"{stats.median_ratio:.2f}")
-                    if outside and z is not None:
-                        why += f"; robust z {z:+.1f}"
-                    _flag(rows, "length_ratio_outlier", turn, turn_en, speaker,
-                          f"English/{lang} length ratio {r_:.2f} ({l2}/{l1} characters), {why}")
+                if lengths is not None:
+                    lengths.append(length_row(turn, turn_en, speaker, l1, l2, shape, thresholds))
+                detail = length_outlier_detail(l1, l2, lang, thresholds, stats, english)
+                if length_flags and detail:
+                    _flag(rows, "length_ratio_outlier", turn, turn_en, speaker, detail)
 
             lc, ec = clean_text(ltext, loc_map), clean_text(etext, en_map)
             if len(ec) >= thresholds.min_chars and lc:
@@ -576,6 +567,32 @@ def check_pair(local: pd.DataFrame, en: pd.DataFrame, lang: str, markers: dict, 
     cols = ["turn", "turn_en", "speaker", "flag", "severity", "detail"]
     df = pd.DataFrame(rows, columns=cols)
     return sort_flags(df)
+
+
+def length_row(turn: int, turn_en: int, speaker: str, l1: int, l2: int, shape: tuple[int, int],
+               thresholds: Thresholds) -> dict:
+    """One aligned speech block's lengths: the sufficient statistics of the length checks.
+
+    ``in_stats`` marks the 1-1 blocks with ``min_chars`` on both sides, the sample the pair's median
+    and MAD are taken over (merged or split turns and short turns would bias them)."""
+    in_stats = shape == (1, 1) and l1 >= thresholds.min_chars and l2 >= thresholds.min_chars
+    return {"turn": int(turn), "turn_en": int(turn_en), "speaker": speaker or "", "local_chars": int(l1),
+            "en_chars": int(l2), "in_stats": "yes" if in_stats else "no"}
+
+
+def length_outlier_detail(l1: int, l2: int, lang: str, thresholds: Thresholds, stats: PairStats | None,
+                          english: str = "en") -> str | None:
+    """The ``length_ratio_outlier`` detail for lengths l1 (local), l2 (English), or None if not one."""
+    r_ = l2 / l1
+    z = stats.robust_z(l1, l2) if stats is not None else None
+    outside = r_ < thresholds.ratio_low or r_ > thresholds.ratio_high
+    if not (outside or (z is not None and abs(z) > thresholds.robust_z)):
+        return None
+    why = (f"outside [{thresholds.ratio_low:.2f}, {thresholds.ratio_high:.2f}]" if outside
+           else f"robust z {z:+.1f} against the {lang}-{english} median ratio {stats.median_ratio:.2f}")
+    if outside and z is not None:
+        why += f"; robust z {z:+.1f}"
+    return f"English/{lang} length ratio {r_:.2f} ({l2}/{l1} characters), {why}"
 
 
 def sort_flags(df: pd.DataFrame) -> pd.DataFrame:
@@ -673,36 +690,140 @@ def check_unknown_resolutions(resolutions: pd.DataFrame, pairs: Iterable[tuple[s
 # ---------------------------------------------------------------------------------------------
 # Stage entry points.
 
+SITE_FLAG_COLUMNS = FLAG_COLUMNS[:8]
+LENGTH_COLUMNS = ["transcript", "lang_pair", "turn", "turn_en", "speaker", "local_chars", "en_chars", "in_stats"]
+PAIR_COLUMNS = ["transcript", "lang_pair", "local_turns", "en_turns", "align_ratio"]
+
+
 def study_languages(sites_path: str | Path, english: str = "en") -> list[str]:
+    """Every language of the study (the candidates language detection chooses among)."""
     from .study import read_sites
     sites = read_sites(sites_path)
     langs = {l for v in sites["languages"] for l in str(v).split(",") if l}
     return sorted(langs | {english})
 
 
-def check_site(local_paths: Sequence[str], en_paths: Sequence[str], stats_path: str, resolutions_path: str,
-               sites_path: str, markers: dict, translation: dict | None, english: str,
-               out_paths: Sequence[str]) -> None:
-    """Entry point of ``translation_check_<site>``: one flags table per transcript of the site."""
+def site_ratios(pairs: Sequence[tuple[str, str, pd.DataFrame, pd.DataFrame]], markers: dict,
+                thresholds: Thresholds, english: str = "en") -> dict[str, float]:
+    """The site's own median English/local length ratio per language, for its alignments.
+
+    (changed: the alignment used the study-wide median; a site's check now depends on its own data
+    only, so a change at one site does not re-run every site. Alignments are driven by the speaker
+    sequence; the length term only breaks ties, and a site's own median is the better local guess.)
+    A language with fewer than ``MIN_PAIR_TURNS`` usable turns at the site aligns with ratio 1.
+    """
+    lengths: dict[str, list[tuple[int, int]]] = {}
+    en_map = MarkerMap(markers.get(english))
+    for _, lang, local, en in pairs:
+        blocks = align_turns(local, en, MarkerMap(markers.get(lang)), en_map)
+        lengths.setdefault(lang, []).extend(pair_lengths(local, en, blocks, thresholds.min_chars))
+    return {lang: (stats_from_lengths(lang, 0, ls).median_ratio if len(ls) >= MIN_PAIR_TURNS else 1.0)
+            for lang, ls in lengths.items()}
+
+
+def check_site(local_paths: Sequence[str], en_paths: Sequence[str], languages: Sequence[str], markers: dict,
+               translation: dict | None, english: str, flags_out: str, lengths_out: str,
+               pairs_out: str) -> None:
+    """Entry point of ``translation_check_<site>``: the site's flags, from the site's files alone.
+
+    Writes every flag but the length-ratio outliers (they are measured against the study's
+    per-pair statistics) and the lengths those need; ``translation_stats`` combines every site's
+    lengths into the statistics and writes the final per-transcript flags. ``languages`` are the
+    study's, the candidates language detection chooses among.
+    """
     thresholds = Thresholds.from_config(translation)
-    stats = read_pair_stats(stats_path)
-    resolutions = read_resolutions(resolutions_path)
-    detector = SourceDetector(study_languages(sites_path, english))
-    flags: dict[str, pd.DataFrame] = {}
-    meta: dict[str, str] = {}
-    site = ""
+    detector = SourceDetector(languages)
+    pairs = []
     for lp, ep in zip(local_paths, en_paths):
         site, transcript, lang = pair_of(lp)
+        pairs.append((transcript, lang, read_turns(lp), read_turns(ep)))
+    ratios = site_ratios(pairs, markers, thresholds, english)
+    flags, lengths, index = [], [], []
+    for transcript, lang, local, en in pairs:
         pair = f"{lang}-{english}"
-        df = check_pair(read_turns(lp), read_turns(ep), lang, markers, thresholds, stats.get(pair),
-                        detector, english)
-        flags[transcript] = df
-        meta[transcript] = pair
-        log.info("%s %s: %d flag(s) %s", site, transcript, len(df), dict(Counter(df["flag"])))
-    flags = apply_resolutions(flags, site, resolutions, resolutions_path)
-    for (transcript, df), out in zip(flags.items(), out_paths):
-        df = df.assign(transcript=transcript, lang_pair=meta[transcript])[FLAG_COLUMNS]
-        write_tsv(df, out)
+        rows: list[dict] = []
+        df = check_pair(local, en, lang, markers, thresholds, None, detector, english,
+                        ratio=ratios[lang], lengths=rows, length_flags=False)
+        flags.append(df.assign(transcript=transcript, lang_pair=pair))
+        lengths.append(pd.DataFrame(rows, columns=LENGTH_COLUMNS[2:]).assign(transcript=transcript, lang_pair=pair))
+        index.append({"transcript": transcript, "lang_pair": pair, "local_turns": len(local), "en_turns": len(en),
+                      "align_ratio": repr(ratios[lang])})
+        log.info("%s %s: %d flag(s) before length outliers %s", site, transcript, len(df), dict(Counter(df["flag"])))
+    write_tsv(_concat(flags, SITE_FLAG_COLUMNS), flags_out)
+    write_tsv(_concat(lengths, LENGTH_COLUMNS), lengths_out)
+    write_tsv(pd.DataFrame(index, columns=PAIR_COLUMNS), pairs_out)
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    frames = [f[columns] for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def finalise_flags(site_flag_paths: Sequence[str], length_paths: Sequence[str], pair_paths: Sequence[str],
+                   resolutions_path: str, translation: dict | None, english: str, stats_out: str,
+                   flag_outs: Sequence[str]) -> None:
+    """Entry point of ``translation_stats``: the study's per-pair statistics and the final flags.
+
+    Reads numbers only (every site's lengths and flags, no transcript text): the per-pair median and
+    MAD of the length ratios over the whole study, each block's robust-z test against them, the
+    leads' decisions applied. Cheap and linear in the study's size, so the per-site checks never
+    wait for each other. ``flag_outs`` are ``.../<site>/<T>.flags.tsv``, one per translation pair.
+    """
+    thresholds = Thresholds.from_config(translation)
+    sites = [Path(p).parent.name for p in pair_paths]
+
+    def read_all(paths: Sequence[str], columns: list[str]) -> pd.DataFrame:
+        frames = [read_results_tsv(p).assign(site=s) for p, s in zip(paths, sites)]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=[*columns, "site"])
+
+    pairs = read_all(pair_paths, PAIR_COLUMNS)
+    lengths = read_all(length_paths, LENGTH_COLUMNS)
+    flags = read_all(site_flag_paths, SITE_FLAG_COLUMNS)
+    for col in ("local_chars", "en_chars"):
+        lengths[col] = lengths[col].astype(int)
+    used = lengths[lengths["in_stats"] == "yes"]
+    counts = Counter(pairs["lang_pair"])
+    stats = {key: stats_from_lengths(key, counts[key],
+                                     list(zip(used.loc[used["lang_pair"] == key, "local_chars"],
+                                              used.loc[used["lang_pair"] == key, "en_chars"])))
+             for key in sorted(counts)}
+    for st in stats.values():
+        log.info("%s: %d transcripts, %d turns, median ratio %.3f, MAD(log) %.3f",
+                 st.lang_pair, st.transcripts, st.turns, st.median_ratio, st.mad_log_ratio)
+    outliers = []
+    for r in lengths.to_dict("records"):
+        lang = r["lang_pair"].rsplit("-", 1)[0]
+        detail = length_outlier_detail(r["local_chars"], r["en_chars"], lang, thresholds,
+                                       stats.get(r["lang_pair"]), english)
+        if detail:
+            outliers.append({"transcript": r["transcript"], "lang_pair": r["lang_pair"], "turn": r["turn"],
+                             "turn_en": r["turn_en"], "speaker": r["speaker"], "flag": "length_ratio_outlier",
+                             "severity": FLAG_KINDS["length_ratio_outlier"], "detail": detail, "site": r["site"]})
+    flags = pd.concat([flags, pd.DataFrame(outliers, columns=[*SITE_FLAG_COLUMNS, "site"])], ignore_index=True)
+    resolutions = read_resolutions(resolutions_path)
+    check_unknown_resolutions(resolutions, zip(pairs["site"], pairs["transcript"]), resolutions_path)
+    final: dict[tuple[str, str], pd.DataFrame] = {}
+    problems: list[Problem] = []
+    for site in dict.fromkeys(pairs["site"]):
+        mine = pairs[pairs["site"] == site]
+        per = {t: sort_flags(flags[(flags["site"] == site) & (flags["transcript"] == t)]
+                             .drop(columns=["site", "transcript", "lang_pair"]).reset_index(drop=True))
+               for t in mine["transcript"]}
+        try:
+            per = apply_resolutions(per, site, resolutions, resolutions_path)
+        except InputError as e:
+            problems.extend(e.problems)
+            continue
+        meta = dict(zip(mine["transcript"], mine["lang_pair"]))
+        for t, df in per.items():
+            final[(site, t)] = df.assign(transcript=t, lang_pair=meta[t])[FLAG_COLUMNS]
+    raise_if(problems)
+    write_tsv(stats_frame(stats), stats_out)
+    for out in flag_outs:
+        key = (Path(out).parent.name, Path(out).name.split(".")[0])
+        if key not in final:
+            raise ValueError(f"{out}: no translation pair {key[0]}.{key[1]}: the rule lists other pairs")
+        write_tsv(final[key], out)
 
 
 @dataclass
@@ -715,6 +836,7 @@ class ReviewPair:
     local: pd.DataFrame
     en: pd.DataFrame
     flags: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FLAG_COLUMNS))
+    align_ratio: float | None = None     # the ratio the check aligned with (None: the pair's median)
 
 
 def summary_frame(pairs: Sequence[ReviewPair], stats: dict[str, PairStats], site_order: Sequence[str],
@@ -742,21 +864,25 @@ def summary_frame(pairs: Sequence[ReviewPair], stats: dict[str, PairStats], site
 
 
 def summarise(flag_paths: Sequence[str], local_paths: Sequence[str], en_paths: Sequence[str], stats_path: str,
-              resolutions_path: str, sites_path: str, markers: dict, english: str,
-              summary_out: str, review_out: str, title: str = "") -> None:
-    """Entry point of ``translation_summary``: summary.tsv and the self-contained review page."""
+              sites_path: str, markers: dict, english: str,
+              summary_out: str, review_out: str, title: str = "", pair_paths: Sequence[str] = ()) -> None:
+    """Entry point of ``translation_summary``: summary.tsv and the self-contained review page.
+
+    ``pair_paths`` are the per-site ``pairs.tsv`` of the checks, so the page aligns each pair with the
+    ratio its check used and the flags sit on the turns they were raised for."""
     from .study import read_sites
     sites = read_sites(sites_path)
     stats = read_pair_stats(stats_path)
+    ratios = {(Path(pp).parent.name, r["transcript"]): float(r["align_ratio"])
+              for pp in pair_paths for r in read_results_tsv(pp).to_dict("records")}
     pairs = []
     for fp, lp, ep in zip(flag_paths, local_paths, en_paths):
         site, transcript, lang = pair_of(lp)
         if (Path(fp).parent.name, Path(fp).name.split(".")[0]) != (site, transcript):
             raise ValueError(f"flags file {fp} does not belong to {lp}: the rule lists them in different orders")
         flags = read_results_tsv(fp)
-        pairs.append(ReviewPair(site, transcript, lang, read_turns(lp), read_turns(ep), flags))
-    check_unknown_resolutions(read_resolutions(resolutions_path), [(p.site, p.transcript) for p in pairs],
-                              resolutions_path)
+        pairs.append(ReviewPair(site, transcript, lang, read_turns(lp), read_turns(ep), flags,
+                                ratios.get((site, transcript))))
     order = list(sites["site"])
     names = dict(zip(sites["site"], sites["name"]))
     write_tsv(summary_frame(pairs, stats, order, english), summary_out)
@@ -916,7 +1042,8 @@ def review_html(pairs: Sequence[ReviewPair], markers: dict, stats: dict[str, Pai
     for p in pairs:
         lp = f"{p.lang}-{english}"
         st = stats.get(lp)
-        ratio = st.median_ratio if st is not None and st.turns >= MIN_PAIR_TURNS else 1.0
+        ratio = (p.align_ratio if p.align_ratio is not None else
+                 st.median_ratio if st is not None and st.turns >= MIN_PAIR_TURNS else 1.0)
         blocks = align_turns(p.local, p.en, MarkerMap(markers.get(p.lang)), en_map, ratio)
         flags = p.flags if p.flags is not None else pd.DataFrame(columns=FLAG_COLUMNS)
         for f in flags.to_dict("records"):

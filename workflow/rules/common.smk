@@ -71,6 +71,28 @@ def pair_tsvs(sites):
     )
 
 
+TRANSLATION_SITES = [s for s in SITES if translation_pairs(s)]
+# The study's languages: the candidates language detection chooses among (a param, so a new site
+# re-runs the other sites' checks only when it brings a new language).
+STUDY_LANGUAGES = sorted({l for v in STUDY.sites["languages"] for l in str(v).split(",") if l} | {EN})
+
+
+def site_markers(site):
+    """The markers of the site's languages and English only, so editing another language's markers
+    does not re-run this site's check."""
+    langs = sorted({l for t, l in translation_pairs(site)} | {EN})
+    return {l: config["markers"][l] for l in langs if l in config["markers"]}
+
+
+def translation_site_files(name):
+    return [f"results/translation/{s}/{name}" for s in TRANSLATION_SITES]
+
+
+def translation_flag_files():
+    return [f"results/translation/{s}/{t}.flags.tsv" for s in TRANSLATION_SITES for t, l in translation_pairs(s)]
+
+
+
 # Every stage's rule file appends its final outputs here; `rule all` asks for all of them.
 ALL_OUTPUTS = []
 

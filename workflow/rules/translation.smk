@@ -1,28 +1,10 @@
 # Stage 4 (translation_check): each local transcript against its English translation, turn by turn.
-# translation_stats (study-wide length ratios per language pair) -> translation_check_<site> (one job
-# per site, one flags table per transcript) -> translation_summary (summary.tsv, review.html).
+# translation_check_<site> (one job per site, from the site's files alone: alignment, every flag but the
+# length-ratio outliers, and the lengths those need) -> translation_stats (numbers only: the study's
+# per-pair length statistics, the outliers against them, the leads' decisions; writes the final
+# <T>.flags.tsv) -> translation_summary (summary.tsv, review.html).
+# A change at one site re-runs that site's check and the two small aggregates, never another site's check.
 TRANSLATION_RESOLUTIONS = config.get("translation_resolutions", "data/translation_resolutions.tsv")
-TRANSLATION_SITES = [s for s in SITES if translation_pairs(s)]
-
-
-rule translation_stats:
-    input:
-        local=pair_tsvs(TRANSLATION_SITES)[0],
-        en=pair_tsvs(TRANSLATION_SITES)[1],
-    output:
-        stats="results/translation/pair_stats.tsv",
-    params:
-        markers=config["markers"],
-        translation=config.get("translation", {}),
-        english=EN,
-    log:
-        "logs/translation/stats.log",
-    conda:
-        "../envs/qualflow.yaml"
-    script:
-        "../scripts/translation_stats.py"
-
-
 for _site in TRANSLATION_SITES:
 
     rule:
@@ -31,13 +13,13 @@ for _site in TRANSLATION_SITES:
         input:
             local=pair_tsvs([_site])[0],
             en=pair_tsvs([_site])[1],
-            stats=rules.translation_stats.output.stats,
-            resolutions=TRANSLATION_RESOLUTIONS,
-            sites=config["sites"],
         output:
-            flags=[f"results/translation/{_site}/{t}.flags.tsv" for t, l in translation_pairs(_site)],
+            flags=f"results/translation/{_site}/site_flags.tsv",
+            lengths=f"results/translation/{_site}/lengths.tsv",
+            pairs=f"results/translation/{_site}/pairs.tsv",
         params:
-            markers=config["markers"],
+            languages=STUDY_LANGUAGES,
+            markers=site_markers(_site),
             translation=config.get("translation", {}),
             english=EN,
         log:
@@ -48,13 +30,33 @@ for _site in TRANSLATION_SITES:
             "../scripts/translation_check.py"
 
 
+rule translation_stats:
+    input:
+        flags=translation_site_files("site_flags.tsv"),
+        lengths=translation_site_files("lengths.tsv"),
+        pairs=translation_site_files("pairs.tsv"),
+        resolutions=TRANSLATION_RESOLUTIONS,
+    output:
+        stats="results/translation/pair_stats.tsv",
+        flags=translation_flag_files(),
+    params:
+        translation=config.get("translation", {}),
+        english=EN,
+    log:
+        "logs/translation/stats.log",
+    conda:
+        "../envs/qualflow.yaml"
+    script:
+        "../scripts/translation_stats.py"
+
+
 rule translation_summary:
     input:
-        flags=[f"results/translation/{s}/{t}.flags.tsv" for s in TRANSLATION_SITES for t, l in translation_pairs(s)],
+        flags=translation_flag_files(),
+        pairs=translation_site_files("pairs.tsv"),
         local=pair_tsvs(TRANSLATION_SITES)[0],
         en=pair_tsvs(TRANSLATION_SITES)[1],
         stats=rules.translation_stats.output.stats,
-        resolutions=TRANSLATION_RESOLUTIONS,
         sites=config["sites"],
     output:
         summary=report(

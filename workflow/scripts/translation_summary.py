@@ -8,7 +8,7 @@ from qualflow.runner import run
 from qualflow.translation import summarise
 
 run(lambda: summarise(snakemake.input.flags, snakemake.input.local, snakemake.input.en,  # noqa: F821
-                      snakemake.input.stats, snakemake.input.resolutions, snakemake.input.sites,  # noqa: F821
+                      snakemake.input.stats, snakemake.input.sites,  # noqa: F821
                       snakemake.params.markers, snakemake.params.english,  # noqa: F821
-                      snakemake.output.summary, snakemake.output.review, snakemake.params.title),  # noqa: F821
-    snakemake.log[0])  # noqa: F821
+                      snakemake.output.summary, snakemake.output.review, snakemake.params.title,  # noqa: F821
+                      snakemake.input.pairs), snakemake.log[0])  # noqa: F821

@@ -1,0 +1,103 @@
+"""Incremental runs: a one-word edit in one site's English transcript, against a cold run.
+
+Copies the project's inputs and code to a temporary folder, runs the whole workflow from nothing (the
+cold run), changes one word in ``data/raw/<site>/<T>.en.txt`` and runs again (the incremental run).
+Both are timed in the same process on the same machine, so the figure that matters is the ratio of
+the two walls; the jobs each run executed are listed from Snakemake's own summary.
+
+    .venv/bin/python benchmarks/bench_incremental.py [--site ulm] [--transcript FG1] [--repeat 1]
+
+(`make benchmark-incremental`; the target in docs/DESIGN.md is an incremental wall of at most 40 % of
+the cold one.)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTS = ["Snakefile", "config", "data", "workflow", "profiles"]
+
+
+def copy_project(dst: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".ipynb_checkpoints")
+    dst.mkdir(parents=True)
+    for part in PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dst / part, ignore=ignore)
+        else:
+            shutil.copy2(src, dst / part)
+
+
+def run(project: Path) -> tuple[float, float, dict[str, int]]:
+    """Run the workflow; return its wall time, the CPU time of it and its jobs, and the jobs per rule.
+
+    CPU time is reported beside the wall because a busy machine stretches the wall of both runs
+    unevenly; the CPU time of the same work barely moves."""
+    import resource
+    exe = Path(sys.executable).parent / "snakemake"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run([str(exe)], cwd=project,   # profiles/default: the workflow's own profile
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if proc.returncode != 0:
+        sys.exit(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    table = proc.stderr.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    jobs = {k: int(v) for k, v in re.findall(r"^(\S+)\s+(\d+)$", table, flags=re.M) if k != "total"}
+    return wall, cpu, jobs
+
+
+def one_word_edit(path: Path) -> str:
+    """Change one word of the last speech turn (a typo fixed), keeping everything else."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    for i in range(len(lines) - 1, -1, -1):
+        m = re.search(r"\b(\w{4,})\b", lines[i].split(":", 1)[-1]) if ":" in lines[i] else None
+        if m:
+            word = m.group(1)
+            lines[i] = lines[i].replace(word, word[::-1] if word[::-1] != word else word + "s", 1)
+            path.write_text("".join(lines), encoding="utf-8")
+            return f"line {i + 1}: {word!r}"
+    sys.exit(f"{path}: no word to edit")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--site", default="ulm")
+    ap.add_argument("--transcript", default="FG1")
+    ap.add_argument("--repeat", type=int, default=1, help="cold+incremental pairs (the median is reported)")
+    args = ap.parse_args()
+    pairs = []
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory(prefix="qualflow-bench-") as tmp:
+            project = Path(tmp) / "project"
+            copy_project(project)
+            cold, cold_cpu, cold_jobs = run(project)
+            edited = one_word_edit(project / "data/raw" / args.site / f"{args.transcript}.en.txt")
+            time.sleep(1.0)   # a later mtime than every output, as a real edit would have
+            inc, inc_cpu, inc_jobs = run(project)
+            pairs.append((inc / cold, cold, inc, cold_jobs, inc_jobs, edited, cold_cpu, inc_cpu))
+    pairs.sort(key=lambda p: p[0])
+    ratio, cold, inc, cold_jobs, inc_jobs, edited, cold_cpu, inc_cpu = pairs[len(pairs) // 2]
+    print(f"cpus={os.cpu_count()}, 1-minute load average {os.getloadavg()[0]:.2f}; edit: "
+          f"data/raw/{args.site}/{args.transcript}.en.txt {edited}")
+    print(f"cold run:        {cold:6.1f} s wall, {cold_cpu:6.1f} s CPU, {sum(cold_jobs.values())} jobs")
+    print(f"incremental run: {inc:6.1f} s wall, {inc_cpu:6.1f} s CPU, {sum(inc_jobs.values())} jobs: "
+          f"{', '.join(sorted(inc_jobs))}")
+    print(f"incremental / cold: {ratio:.0%} of the wall, {inc_cpu / cold_cpu:.0%} of the CPU time"
+          + (f" (median of {len(pairs)}: {', '.join(f'{p[0]:.0%}' for p in pairs)})" if len(pairs) > 1 else ""))
+
+
+if __name__ == "__main__":
+    main()
