@@ -281,11 +281,12 @@ def test_presence_matrix_missing_values() -> None:
 
 def test_agreement_tables_hand_example() -> None:
     s = _study()
-    by_code, by_theme = ag.agreement_tables(**s, n_boot=200, seed=3)
+    by_code, by_theme = ag.agreement_tables(**s, n_boot=200, seed=3, min_present=0)   # 5 units: the formulas, not the rare-code rule
     assert list(by_code.columns) == [
-        "code", "label", "theme", "origin", "scope", "n_units", "n_coders", "alpha", "ci_low",
+        "code", "label", "theme", "origin", "scope", "n_units", "n_present", "n_coders", "alpha", "ci_low",
         "ci_high", "q_below_800", "q_below_667", "pct_agreement", "prevalence_A", "prevalence_B",
         "kappa_nvivo", "undefined", "method"]
+    assert by_code.set_index(["scope", "code"]).loc["all", "n_present"][["c1", "c2", "c3"]].tolist() == [2, 3, 0]
     # rows: scope all, site:s1, setting:low-income (pooled first, then codebook order), then origins
     assert list(zip(by_code["scope"], by_code["code"])) == [
         (sc, c) for sc in ("all", "site:s1", "setting:low-income") for c in ("(pooled)", "c1", "c2", "c3")
@@ -340,7 +341,7 @@ def test_agreement_tables_hand_example() -> None:
     assert t2["undefined"] == "no coder used any of this theme's codes in the double-coded units"
 
     # deterministic and rounded
-    again, _ = ag.agreement_tables(**s, n_boot=200, seed=3)
+    again, _ = ag.agreement_tables(**s, n_boot=200, seed=3, min_present=0)
     pd.testing.assert_frame_equal(by_code, again)
     floats = by_code.select_dtypes("float")
     assert (floats.round(6).fillna(-9) == floats.fillna(-9)).all().all()
@@ -352,7 +353,7 @@ def test_agreement_tables_cluster_and_three_coders() -> None:
     extra = s["codings"][(s["codings"]["coder"] == "A") & (s["codings"]["transcript"] == "s1.FG1")]
     s["codings"] = pd.concat([s["codings"], extra.assign(coder="C")], ignore_index=True)
     s["coverage"] = pd.concat([s["coverage"], pd.DataFrame({"transcript": ["s1.FG1"], "coder": ["C"]})])
-    by_code, _ = ag.agreement_tables(**s, n_boot=50, seed=1, cluster_by_transcript=True)
+    by_code, _ = ag.agreement_tables(**s, n_boot=50, seed=1, cluster_by_transcript=True, min_present=0)
     c1 = by_code.set_index(["scope", "code"]).loc[("all", "c1")]
     assert c1["n_coders"] == 3
     assert c1["alpha"] == round(krippendorff.alpha(
@@ -428,7 +429,7 @@ def test_disagreements_not_coded_and_natural_order() -> None:
 
 def test_summary_markdown() -> None:
     s = _study()
-    by_code, by_theme = ag.agreement_tables(**s, n_boot=100, seed=3)
+    by_code, by_theme = ag.agreement_tables(**s, n_boot=100, seed=3, min_present=0)
     md = ag.summary_markdown(by_code, by_theme, s["units"], s["coverage"], corpus_transcripts=2,
                              versions={"Python": "3.11.9", "krippendorff": "0.9.0"})
     assert "1 of the 2 transcripts (50% of the corpus)" in md
@@ -443,3 +444,26 @@ def test_summary_markdown() -> None:
     assert "Codes below .667: Code one (c1, .571)." in md
     assert "Codes between .667 and .800 (tentative): none." in md
     assert "Krippendorff, K. (2011)" in md and "Hayes, A. F., & Krippendorff, K. (2007)" in md
+
+
+def test_rare_code_alpha_is_not_estimable_and_kappa_is_flagged_when_a_coder_never_used_it() -> None:
+    """Issue 12 item 9: a code present in a handful of units gets n_present and "not estimable"
+    (no alpha, no CI) below agreement.min_present; NVivo's kappa, which averages in kappa 1 for every
+    transcript where neither coder used the code, is not shown where one coder never used it."""
+    s = _study()
+    extra = pd.DataFrame([{"site": "s1", "transcript": "s1.FG1", "turn": 4, "coder": "A", "code": "c3",
+                           "theme": "T1", "origin": ""}])
+    s["codings"] = pd.concat([s["codings"], extra], ignore_index=True)      # only A ever uses c3
+    by_code, by_theme = ag.agreement_tables(**s, n_boot=50, seed=3)        # default minimum: 10
+    row = by_code.set_index(["scope", "code"]).loc["all"]
+    c1 = row.loc["c1"]
+    assert c1["n_present"] == 2 and np.isnan(c1["alpha"]) and np.isnan(c1["ci_low"]) and np.isnan(c1["q_below_800"])
+    assert c1["undefined"].startswith("not estimable: present in 2 unit(s), fewer than 10 (agreement.min_present)")
+    c3 = row.loc["c3"]
+    assert c3["n_present"] == 1 and c3["prevalence_B"] == 0 and np.isnan(c3["kappa_nvivo"])
+    assert "kappa_nvivo not shown: B never used it here" in c3["undefined"]
+    # with the minimum lowered, the same codes have alpha again; c2 (both coders used it) keeps kappa
+    by_code, _ = ag.agreement_tables(**s, n_boot=50, seed=3, min_present=2)
+    row = by_code.set_index(["scope", "code"]).loc["all"]
+    assert row.loc["c1", "alpha"] == round(4 / 7, 6)
+    assert not np.isnan(row.loc["c2", "kappa_nvivo"]) and np.isnan(row.loc["c3", "kappa_nvivo"])

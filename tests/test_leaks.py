@@ -84,3 +84,21 @@ def test_gate_passes_and_writes_empty_table_when_clean(mini_study, tmp_path):
     run_gate(mini_study / "config/sites.tsv", mini_study / "data/restricted/roster.tsv",
              mini_study / "data/restricted/identifiers.tsv", [str(f)], tmp_path / "leak.tsv", tmp_path / "near.tsv")
     assert (tmp_path / "leak.tsv").read_text() == "file\tline\tkey\tcategory\n"
+
+
+def test_cli_writes_its_near_misses_to_restricted_and_names_only_the_file(mini_study, capsys, monkeypatch):
+    """`python -m qualflow.leaks` (run by `make run` on the report) keeps its near misses, where
+    docs/outputs.md says, instead of only counting them; the console never shows the spelling."""
+    from qualflow.leaks import main
+    write(mini_study / "results/report.html", "<p>Okelloh came</p>\n")   # a near miss only
+    import yaml
+    cfg = yaml.safe_load((mini_study / "config/mini.yaml").read_text())
+    write(mini_study / "config/config.yaml", yaml.safe_dump({**cfg, "restricted_out": "restricted"}))
+    monkeypatch.chdir(mini_study)
+    assert main(["results"]) == 0
+    err = capsys.readouterr().err
+    near = mini_study / "restricted/leak_near_misses_scan.tsv"
+    rows = near.read_text(encoding="utf-8").splitlines()
+    assert rows[0].split("\t")[:2] == ["file", "line"] and len(rows) == 2 and "roster:beta:2" in rows[1]
+    assert "near misses (spellings close to a name; check them) in restricted/leak_near_misses_scan.tsv" in err
+    assert "Okelloh" not in err

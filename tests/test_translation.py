@@ -306,8 +306,19 @@ def test_check_site_and_summary_write_flags_stats_and_review(mini_pairs):
         ("alpha", "de-en", 1, 0, 1, 2)
     assert row.pair_turns == 16 and row.pair_median_ratio > 0 and "pair_log_ratio_mad" in s.columns
     first = review.read_bytes()
-    summarise(out, local, en, stats, sites, MARKERS, "en", str(summary), str(review), "T", pairs)
+    table = tmp / "results/translation/flags_by_site.tsv"
+    summarise(out, local, en, stats, sites, MARKERS, "en", str(summary), str(review), "T", pairs, str(table))
     assert review.read_bytes() == first                                  # deterministic
+    # the site x flag-kind table: the same counts as summary.tsv, one column per kind, a Total row
+    t = pd.read_csv(table, sep="\t", dtype=str, keep_default_na=False)
+    assert list(t.columns) == ["site", "languages", "transcripts", *FLAG_KINDS, "total", "open", "resolved"]
+    assert list(t["site"]) == ["Alphaville", "Total"]
+    alpha = t.iloc[0]
+    assert (alpha["languages"], alpha["transcripts"], alpha["speaker_sequence_mismatch"]) == ("de-en", "2", "1")
+    for kind in FLAG_KINDS:
+        assert int(alpha[kind]) == int(s.loc[s["flag"] == kind, "flags"].sum())
+    assert int(alpha["total"]) == int(s["flags"].sum()) == int(alpha["open"]) + int(alpha["resolved"])
+    assert t.iloc[1].drop(["site", "languages"]).tolist() == alpha.drop(["site", "languages"]).tolist()
 
 
 def test_per_site_check_then_study_step_equals_checking_with_study_statistics(mini_pairs, detector):

@@ -53,6 +53,21 @@ REASON_ALL_PRESENT = "every pairable value is 'present': no variation"
 REASON_NO_VARIATION = "every pairable value is the same: no variation"
 REASON_FEW_UNITS = "fewer than two units coded by two coders"
 REASON_KAPPA_USERS = "NVivo's kappa compares two users"
+# Alpha for a code present in fewer units than this is "not estimable" (docs/outputs.md): with a
+# handful of presences one disagreement moves alpha by tenths and the bootstrap CI degenerates to
+# [0, 1] or [1, 1], so a point estimate would be read as "reliable" or "tentative" on no evidence.
+# config: agreement.min_present.
+MIN_PRESENT = 10
+
+
+def reason_not_estimable(n_present: int, minimum: int) -> str:
+    return (f"not estimable: present in {n_present} unit(s), fewer than {minimum} "
+            "(agreement.min_present)")
+
+
+def reason_kappa_never_used(coders: Sequence[str]) -> str:
+    return (f"kappa_nvivo not shown: {', '.join(coders)} never used it here, so NVivo's average would "
+            "count every transcript where neither coder used it as kappa 1")
 
 _CHUNK = 256  # bootstrap replicates per matrix product: bounds memory at _CHUNK x units floats
 
@@ -565,8 +580,11 @@ def nvivo_kappa(matrix: np.ndarray, transcripts: Sequence[str] | np.ndarray) -> 
 # tables
 # --------------------------------------------------------------------------------------------
 
-def _key_stats(vals: np.ndarray, coders: list[str]) -> dict[str, np.ndarray | list]:
-    """Per-key n_units, n_coders, alpha (package), reason, % agreement and coder prevalences."""
+def _key_stats(vals: np.ndarray, coders: list[str], min_present: int = 0) -> dict[str, np.ndarray | list]:
+    """Per-key n_units, n_present, n_coders, alpha (package), reason, % agreement, coder prevalences.
+
+    ``n_present``: pairable units where any coder used the key. Below ``min_present`` alpha is not
+    estimable (NaN with the reason) even where it is defined."""
     observed = ~np.isnan(vals)
     m = observed.sum(axis=1)                                             # K x N
     pairable = m >= 2
@@ -580,10 +598,13 @@ def _key_stats(vals: np.ndarray, coders: list[str]) -> dict[str, np.ndarray | li
                         np.where(obs_p, np.nan_to_num(vals), 0).sum(axis=2) / obs_p.sum(axis=2),
                         np.nan)                                          # K x C
     n_coders = (obs_p.sum(axis=2) > 0).sum(axis=1)
+    n_present = ((ones > 0) & pairable).sum(axis=1)
     reasons = [undefined_reason(v) for v in vals]
+    reasons = [r or (reason_not_estimable(int(n), min_present) if n < min_present else "")
+               for r, n in zip(reasons, n_present)]
     alphas = np.array([np.nan if r else alpha_nominal(v) for v, r in zip(vals, reasons)])
-    out: dict[str, np.ndarray | list] = {"n_units": n_units, "n_coders": n_coders, "alpha": alphas,
-                                         "undefined": reasons, "pct_agreement": pct}
+    out: dict[str, np.ndarray | list] = {"n_units": n_units, "n_present": n_present, "n_coders": n_coders,
+                                         "alpha": alphas, "undefined": reasons, "pct_agreement": pct}
     for i, c in enumerate(coders):
         out[f"prevalence_{c}"] = prev[:, i]
     return out
@@ -602,20 +623,21 @@ def _scope_order(scope: str) -> tuple[int, str]:
 
 def _scope_tables(code_vals: np.ndarray, theme_vals: np.ndarray, units: pd.DataFrame,
                   coders: list[str], pools: list[tuple[str, str, np.ndarray]], n_boot: int,
-                  seed: int, cluster: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                  seed: int, cluster: bool,
+                  min_present: int = MIN_PRESENT) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Statistics of one unit scope for codes, themes and pools, sharing one set of resamples."""
     pairable = (~np.isnan(code_vals[0])).sum(axis=0) >= 2
     code_vals, theme_vals = code_vals[:, :, pairable], theme_vals[:, :, pairable]
     transcripts = units["transcript"].to_numpy()[pairable]
-    codes_df = pd.DataFrame(_key_stats(code_vals, coders))
-    themes_df = pd.DataFrame(_key_stats(theme_vals, coders))
+    codes_df = pd.DataFrame(_key_stats(code_vals, coders, min_present))
+    themes_df = pd.DataFrame(_key_stats(theme_vals, coders, min_present))
 
     used = np.nansum(code_vals, axis=(1, 2)) > 0
     pool_rows = []
     for scope, label, member in pools:
         sel = member & used
         stack = _stacked(code_vals[sel])
-        st = _key_stats(stack[None], coders)
+        st = _key_stats(stack[None], coders, min_present)
         st = {k: v[0] for k, v in st.items()}
         st["n_units"] = int(pairable.sum())
         if not sel.any():
@@ -656,8 +678,15 @@ def _scope_tables(code_vals: np.ndarray, theme_vals: np.ndarray, units: pd.DataF
         else:
             res = [_weighted_kappa(k_code[m], n_t, n_ct) if m.any() else (float("nan"), REASON_UNUSED)
                    for m in members]
+        # A coder who compared units but never used the key: NVivo's per-transcript kappa is 1 where
+        # neither used it, and the weighted average reads high (0.75) on no agreement at all.
+        prev = df[[f"prevalence_{c}" for c in coders]].to_numpy(dtype=float) if len(df) else np.zeros((0, 0))
+        never = [[c for c, p in zip(coders, row) if p == 0] if n > 0 else []
+                 for row, n in zip(prev, df["n_present"])]
+        res = [(float("nan"), reason_kappa_never_used(nv)) if nv else r for r, nv in zip(res, never)]
         df["kappa_nvivo"] = [r[0] for r in res]
-        df["undefined"] = [u if not kr or kr == u else (f"{u}; " if u else "") + f"kappa_nvivo: {kr}"
+        df["undefined"] = [u if not kr or kr == u else (f"{u}; " if u else "") +
+                           (kr if kr.startswith("kappa_nvivo") else f"kappa_nvivo: {kr}")
                            for u, (_, kr) in zip(df["undefined"], res)]
         df["method"] = method
     return codes_df, themes_df, pools_df
@@ -665,8 +694,8 @@ def _scope_tables(code_vals: np.ndarray, theme_vals: np.ndarray, units: pd.DataF
 
 def agreement_tables(codings: pd.DataFrame, units: pd.DataFrame, coverage: pd.DataFrame,
                      codebook: pd.DataFrame, themes: pd.DataFrame, n_boot: int = 2000,
-                     seed: int = DEFAULT_SEED,
-                     cluster_by_transcript: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+                     seed: int = DEFAULT_SEED, cluster_by_transcript: bool = False,
+                     min_present: int = MIN_PRESENT) -> tuple[pd.DataFrame, pd.DataFrame]:
     """by_code and by_theme agreement tables, for all units and broken down by site and setting.
 
     Each row: alpha (nominal, presence/absence; ``krippendorff`` package), bootstrap 95% CI and
@@ -706,7 +735,7 @@ def agreement_tables(codings: pd.DataFrame, units: pd.DataFrame, coverage: pd.Da
                       for o in sorted(set(origin))]
         cdf, tdf, pdf = _scope_tables(pc.values[:, :, mask], pt.values[:, :, mask],
                                       u[mask].reset_index(drop=True), pc.coders, pools, n_boot,
-                                      seed, cluster_by_transcript)
+                                      seed, cluster_by_transcript, min_present)
         cdf.insert(0, "scope", scope)
         tdf.insert(0, "scope", scope)
         tdf["undefined"] = tdf["undefined"].str.replace(REASON_UNUSED, REASON_THEME_UNUSED, regex=False)
@@ -722,7 +751,7 @@ def agreement_tables(codings: pd.DataFrame, units: pd.DataFrame, coverage: pd.Da
         pool_frames.append(pdf.assign(_order=0))
 
     prev_cols = [f"prevalence_{c}" for c in pc.coders]
-    tail = ["n_units", "n_coders", "alpha", "ci_low", "ci_high", "q_below_800", "q_below_667",
+    tail = ["n_units", "n_present", "n_coders", "alpha", "ci_low", "ci_high", "q_below_800", "q_below_667",
             "pct_agreement", *prev_cols, "kappa_nvivo", "undefined", "method"]
     by_code = pd.concat(code_frames + pool_frames, ignore_index=True)
     by_code = _finish(by_code, ["code", "label", "theme", "origin", "scope", *tail])
@@ -735,8 +764,9 @@ def _finish(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """Deterministic order, int counts, floats rounded to 6 decimals for byte-stable TSVs."""
     df = df.assign(_kind=[_scope_order(s)[0] for s in df["scope"]])
     df = df.sort_values(["_kind", "scope", "_order"], kind="stable")[columns].reset_index(drop=True)
-    df[["n_units", "n_coders"]] = df[["n_units", "n_coders"]].astype(int)
-    floats = [c for c in columns if c not in {"n_units", "n_coders"} and df[c].dtype.kind == "f"]
+    ints = [c for c in ("n_units", "n_present", "n_coders") if c in columns]
+    df[ints] = df[ints].astype(int)
+    floats = [c for c in columns if c not in ints and df[c].dtype.kind == "f"]
     df[floats] = df[floats].round(6)
     return df
 
@@ -875,6 +905,13 @@ def summary_markdown(by_code: pd.DataFrame, by_theme: pd.DataFrame, units: pd.Da
 
     lines += ["", f"Codes below .667: {listing(low)}.",
               f"Codes between .667 and .800 (tentative): {listing(mid)}."]
+    rare = undef[undef["undefined"].str.startswith("not estimable")]
+    undef = undef[~undef["undefined"].str.startswith("not estimable")]
+    if len(rare):
+        minimum = rare["undefined"].str.extract(r"fewer than (\d+)")[0].iloc[0]
+        lines.append(f"Alpha not estimable (the code present in fewer than {minimum} double-coded turns): "
+                     + "; ".join(f"{r['code']} (present in {int(r['n_present'])})" for _, r in rare.iterrows())
+                     + ".")
     if len(undef):
         lines.append("Alpha undefined: " + "; ".join(f"{r['code']} ({r['undefined']})"
                                                     for _, r in undef.iterrows()) + ".")
@@ -897,7 +934,7 @@ def summary_markdown(by_code: pd.DataFrame, by_theme: pd.DataFrame, units: pd.Da
 def agreement_stage(codings_path: str, codebook_path: str, themes_path: str, coverage_path: str,
                     sites_path: str, turn_paths: Sequence[str], n_boot: int, seed: int,
                     cluster_by_transcript: bool, out_by_code: str, out_by_theme: str,
-                    out_disagreements: str, out_summary: str) -> None:
+                    out_disagreements: str, out_summary: str, min_present: int = MIN_PRESENT) -> None:
     """Read the codes stage's outputs and the English pseudonymised turns; write the four outputs.
 
     Units are participant turns (speech, not facilitator) of the English transcripts. Candidate
@@ -933,7 +970,8 @@ def agreement_stage(codings_path: str, codebook_path: str, themes_path: str, cov
     codings = codings.assign(turn=codings["turn"].astype(int))
     by_code, by_theme = agreement_tables(codings, units, coverage, book[["code", "label", "theme", "origin"]],
                                          themes[["theme", "label"]], n_boot=n_boot, seed=seed,
-                                         cluster_by_transcript=cluster_by_transcript)
+                                         cluster_by_transcript=cluster_by_transcript,
+                                         min_present=min_present)
     ledger = disagreements(codings, units, coverage)
     summary = summary_markdown(by_code, by_theme, units, coverage,
                                corpus_transcripts=units["transcript"].nunique(), versions=software_versions())

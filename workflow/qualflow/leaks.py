@@ -284,8 +284,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("paths", nargs="*", default=["results"])
     ap.add_argument("--config", default="config/config.yaml")
+    ap.add_argument("--near", default=None,
+                    help="where to write the near misses (default: <restricted_out>/leak_near_misses_scan.tsv; "
+                         "identifying, so never under results/)")
     args = ap.parse_args(argv)
     config = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
+    near_out = args.near or f"{config.get('restricted_out', 'restricted')}/leak_near_misses_scan.tsv"
     files: list[Path] = []
     for p in map(Path, args.paths):
         files.extend(results_files(p) if p.is_dir() else [p])
@@ -296,8 +300,11 @@ def main(argv: list[str] | None = None) -> int:
                                config.get("identifiers", "data/restricted/identifiers.tsv"))
         scope = study_scope(read_sites(sites_path), config.get("affixes"), config.get("english", "en"))
         result = scan(files, entries, scope=scope)
-        log.info("leak gate: %d files scanned, %d exact hits, %d near misses", result.files,
-                 len(result.hits), len(result.near))
+        # A near miss (a spelling close to a name) is itself identifying: it goes to restricted/, and
+        # the console names only the file (the workflow's own gate writes restricted/leak_near_misses.tsv).
+        write_tsv(result.near, near_out)
+        log.info("leak gate: %d files scanned, %d exact hits, %d near misses (spellings close to a name; "
+                 "check them) in %s", result.files, len(result.hits), len(result.near), near_out)
         raise_if(leak_problems(result.hits, scope))
 
     from .runner import run

@@ -863,9 +863,29 @@ def summary_frame(pairs: Sequence[ReviewPair], stats: dict[str, PairStats], site
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
+def flags_by_site(summary: pd.DataFrame, site_names: dict[str, str]) -> pd.DataFrame:
+    """The summary as a manuscript/Excel table: one row per site, one column per flag kind, a Total row.
+
+    Counts every flag raised (open and resolved); ``open`` and ``resolved`` split the row's total, so
+    a reader sees at a glance which sites still have flags to review."""
+    rows = []
+    for site, g in summary.groupby("site", sort=False):
+        row = {"site": site_names.get(site, site), "languages": ", ".join(dict.fromkeys(g["lang_pair"])),
+               "transcripts": int(g.drop_duplicates("lang_pair")["transcripts"].sum())}
+        row.update({k: int(g.loc[g["flag"] == k, "flags"].sum()) for k in FLAG_KINDS})
+        row.update({"total": int(g["flags"].sum()), "open": int(g["open"].sum()),
+                    "resolved": int(g["resolved"].sum())})
+        rows.append(row)
+    cols = ["site", "languages", "transcripts", *FLAG_KINDS, "total", "open", "resolved"]
+    df = pd.DataFrame(rows, columns=cols)
+    total = {"site": "Total", "languages": "", **{c: int(df[c].sum()) for c in cols[2:]}}
+    return pd.concat([df, pd.DataFrame([total], columns=cols)], ignore_index=True)
+
+
 def summarise(flag_paths: Sequence[str], local_paths: Sequence[str], en_paths: Sequence[str], stats_path: str,
               sites_path: str, markers: dict, english: str,
-              summary_out: str, review_out: str, title: str = "", pair_paths: Sequence[str] = ()) -> None:
+              summary_out: str, review_out: str, title: str = "", pair_paths: Sequence[str] = (),
+              table_out: str | None = None) -> None:
     """Entry point of ``translation_summary``: summary.tsv and the self-contained review page.
 
     ``pair_paths`` are the per-site ``pairs.tsv`` of the checks, so the page aligns each pair with the
@@ -885,7 +905,10 @@ def summarise(flag_paths: Sequence[str], local_paths: Sequence[str], en_paths: S
                                 ratios.get((site, transcript))))
     order = list(sites["site"])
     names = dict(zip(sites["site"], sites["name"]))
-    write_tsv(summary_frame(pairs, stats, order, english), summary_out)
+    summary = summary_frame(pairs, stats, order, english)
+    write_tsv(summary, summary_out)
+    if table_out:
+        write_tsv(flags_by_site(summary, names), table_out)
     write_text(review_html(pairs, markers, stats, english, order, names, title), review_out)
 
 

@@ -29,6 +29,7 @@ rule agreement:
         n_boot=config["agreement"].get("bootstrap", 2000),
         seed=config["agreement"].get("seed", 20181017),
         cluster=config["agreement"].get("cluster_by_transcript", False),
+        min_present=config["agreement"].get("min_present", 10),
     log:
         "logs/agreement.log",
     conda:

@@ -64,6 +64,11 @@ rule translation_summary:
             caption="../report/translation_summary.rst",
             category="Translation check",
         ),
+        table=report(
+            "results/translation/flags_by_site.tsv",
+            caption="../report/translation_flags_by_site.rst",
+            category="Translation check",
+        ),
         review=report(
             "results/translation/review.html",
             caption="../report/translation_review.rst",

@@ -11,4 +11,4 @@ run(lambda: summarise(snakemake.input.flags, snakemake.input.local, snakemake.in
                       snakemake.input.stats, snakemake.input.sites,  # noqa: F821
                       snakemake.params.markers, snakemake.params.english,  # noqa: F821
                       snakemake.output.summary, snakemake.output.review, snakemake.params.title,  # noqa: F821
-                      snakemake.input.pairs), snakemake.log[0])  # noqa: F821
+                      snakemake.input.pairs, snakemake.output.table), snakemake.log[0])  # noqa: F821
