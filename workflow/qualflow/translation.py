@@ -783,10 +783,8 @@ def finalise_flags(site_flag_paths: Sequence[str], length_paths: Sequence[str], 
         lengths[col] = lengths[col].astype(int)
     used = lengths[lengths["in_stats"] == "yes"]
     counts = Counter(pairs["lang_pair"])
-    stats = {key: stats_from_lengths(key, counts[key],
-                                     list(zip(used.loc[used["lang_pair"] == key, "local_chars"],
-                                              used.loc[used["lang_pair"] == key, "en_chars"])))
-             for key in sorted(counts)}
+    by_pair = {key: list(zip(g["local_chars"], g["en_chars"])) for key, g in used.groupby("lang_pair")}
+    stats = {key: stats_from_lengths(key, counts[key], by_pair.get(key, [])) for key in sorted(counts)}
     for st in stats.values():
         log.info("%s: %d transcripts, %d turns, median ratio %.3f, MAD(log) %.3f",
                  st.lang_pair, st.transcripts, st.turns, st.median_ratio, st.mad_log_ratio)
@@ -804,11 +802,12 @@ def finalise_flags(site_flag_paths: Sequence[str], length_paths: Sequence[str], 
     check_unknown_resolutions(resolutions, zip(pairs["site"], pairs["transcript"]), resolutions_path)
     final: dict[tuple[str, str], pd.DataFrame] = {}
     problems: list[Problem] = []
-    for site in dict.fromkeys(pairs["site"]):
-        mine = pairs[pairs["site"] == site]
-        per = {t: sort_flags(flags[(flags["site"] == site) & (flags["transcript"] == t)]
-                             .drop(columns=["site", "transcript", "lang_pair"]).reset_index(drop=True))
-               for t in mine["transcript"]}
+    # one pass over the flags (grouped once), so the step stays linear in the study's size
+    empty = flags.iloc[0:0].drop(columns=["site", "transcript", "lang_pair"])
+    grouped = {k: g.drop(columns=["site", "transcript", "lang_pair"]).reset_index(drop=True)
+               for k, g in flags.groupby(["site", "transcript"], sort=False)}
+    for site, mine in pairs.groupby("site", sort=False):
+        per = {t: sort_flags(grouped.get((site, t), empty)) for t in mine["transcript"]}
         try:
             per = apply_resolutions(per, site, resolutions, resolutions_path)
         except InputError as e:
