@@ -557,7 +557,8 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
         if not bool(row["unit"]):
             what = "a transcription marker" if row["kind"] != "speech" else \
                 f"a facilitator turn ({row['speaker']})"
-            log.warning("%s:%s: coder %s coded %s turn %s, %s, not a unit of analysis: dropped",
+            # the documented rule, not a problem: logged (logs/codes.log), not warned about on every run
+            log.info("%s:%s: coder %s coded %s turn %s, %s, not a unit of analysis: dropped",
                         spath, line, coder, tid, turn, what)
             continue
         rows.append({"coder": coder, "transcript": tid, "turn": turn, "start": start, "end": end,
@@ -684,7 +685,7 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
                 what = ("only facilitator or marker turns "
                         f"({', '.join(str(int(t.turns.at[i, 'turn'])) for i in hit)})" if len(hit)
                         else "no turn text (a speaker label, front matter or blank lines)")
-                log.warning("%s: coder %s coded %s [%s, %s) with %r, which covers %s: dropped",
+                log.info("%s: coder %s coded %s [%s, %s) with %r, which covers %s: dropped",
                             spath, who, tid, c.start, c.end, name, what)
                 continue
             for i in units:
