@@ -204,8 +204,9 @@ def test_round_trip_two_coders(tmp_path: Path) -> None:
     with zipfile.ZipFile(out) as zf:
         names = zf.namelist()
         assert names[0] == "project.qde"
-        assert f"Sources/{p.sources[2].guid}.txt" in names
-        assert zf.read(f"Sources/{p.sources[2].guid}.txt") == BOM_RAW[1:].encode("utf-8")
+        assert f"sources/{p.sources[2].guid}.txt" in names      # REFI-QDA 1.5 §8.1: lower case
+        assert not any(n.startswith("Sources/") for n in names)
+        assert zf.read(f"sources/{p.sources[2].guid}.txt") == BOM_RAW[1:].encode("utf-8")
         assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in zf.infolist())
 
 

@@ -38,7 +38,7 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from qualflow.errors import InputError, Problem, raise_if
-from qualflow.refiqda import Code, Project, Source, User, read_qdpx, stable_guid, write_qdc, write_qdpx
+from qualflow.refiqda import Code, Coding, Project, Source, User, read_qdpx, stable_guid, write_qdc, write_qdpx
 from qualflow.tables import load_schema, read_results_tsv, read_tsv, write_text, write_tsv
 
 __all__ = [
@@ -63,7 +63,13 @@ THEMES_COLUMNS = ["theme", "label", "description", "n_codes", "n_deductive", "n_
 
 #: Raw codings after mapping to units, before labels are mapped to codes.
 RAW_COLUMNS = ["coder", "transcript", "turn", "start", "end", "label", "label_path", "source",
-               "file", "line", "valence"]
+               "file", "line", "valence", "memo"]
+#: results/codes/reanchor_review.tsv: every coding made on another version of its transcript.
+REANCHOR_COLUMNS = ["coder", "transcript", "label", "status", "offsets", "old_turn", "old_start",
+                    "old_end", "old_text", "new_turn", "new_start", "new_end", "new_text", "file",
+                    "line"]
+#: creatingUser names that are no person (a tool's default, our neutral user): the folder's coder.
+NEUTRAL_USERS = {"qualflow", "default", ""}
 
 TRANSCRIPT_ID = re.compile(r"^(?P<site>[a-z][a-z0-9_]*)\.(?P<name>(?:FG|INT)[1-9][0-9]*)$")
 CODING_FILE_SUFFIXES = (".tsv", ".qdpx")
@@ -434,10 +440,16 @@ class CodingSet:
 
     raw: pd.DataFrame                                   # RAW_COLUMNS
     coverage: list[tuple[str, str, str, str]] = field(default_factory=list)  # transcript, coder, source, file
+    #: sources a coder's .qdpx holds without any of their codings: not coded unless assigned
+    delivered: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: codings whose text was not byte-identical to the current transcript (REANCHOR_COLUMNS)
+    anchors: list[dict] = field(default_factory=list)
 
     def extend(self, other: "CodingSet") -> None:
         self.raw = pd.concat([self.raw, other.raw], ignore_index=True) if len(other.raw) else self.raw
         self.coverage.extend(other.coverage)
+        self.delivered.extend(other.delivered)
+        self.anchors.extend(other.anchors)
 
 
 def _empty_raw() -> pd.DataFrame:
@@ -563,7 +575,7 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
             continue
         rows.append({"coder": coder, "transcript": tid, "turn": turn, "start": start, "end": end,
                      "label": r["code"], "label_path": "", "source": "tsv", "file": spath,
-                     "line": line, "valence": r.get("valence", "")})
+                     "line": line, "valence": r.get("valence", ""), "memo": r.get("memo", "")})
     raise_if(problems)
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS) if rows else _empty_raw()
     return CodingSet(raw, [(tid, coder, "tsv", spath) for tid in covered])
@@ -614,12 +626,68 @@ def _code_paths(codes: Sequence[Code]) -> dict[str, tuple[str, str]]:
     return out
 
 
+def _turn_at(t: Transcript, offset: int) -> int | None:
+    """The turn whose text contains (or starts at) a whole-text offset, for the review table."""
+    os_ = t.turns["offset_start"].to_numpy()
+    i = int(np.searchsorted(os_, offset, side="right")) - 1
+    return int(t.turns.at[i, "turn"]) if i >= 0 else None
+
+
+def _align_source(s: Source, t: Transcript, codings: list[Coding], coder: str, spath: str,
+                  anchors: list[dict]) -> list[Coding] | None:
+    """The codings of a source whose text is not the current transcript's, in current positions.
+
+    Line endings and a BOM are no difference: positions are mapped and every coding kept. Any
+    other difference is a corrected transcript: codings whose text is unchanged are moved, the
+    others go to the review table (``anchors``) and are left out. ``None`` when nothing can be
+    aligned (the current transcript itself is not LF text).
+    """
+    from dataclasses import replace
+
+    from qualflow.anchors import line_ending_positions, normalise_newlines, reanchor
+
+    if "\r" in t.text:
+        return None
+    spans = [(c.start, c.end) for c in codings]
+    old = normalise_newlines(s.text)
+    if "\r" in s.text:
+        reading, spans = line_ending_positions(s.text, spans)
+        log.info("%s: source %r has CRLF line endings; its positions were read as %s", spath,
+                 s.name, "one character per line break" if reading != "code points" else
+                 "code points (a line break is two)")
+    moved = [replace(c, start=a, end=b) for c, (a, b) in zip(codings, spans)]
+    if old == t.text:
+        return moved
+    out: list[Coding] = []
+    n_moved = n_review = 0
+    for c, m, a in zip(codings, moved, reanchor(old, t.text, [(m.start, m.end) for m in moved])):
+        row = {"coder": c.coder or coder, "transcript": t.id, "label": c.code, "status": a.status,
+               "offsets": "source", "old_turn": "", "old_start": m.start, "old_end": m.end,
+               "old_text": old[m.start:m.end], "new_turn": _turn_at(t, a.start),
+               "new_start": a.start, "new_end": a.end, "new_text": t.text[a.start:a.end],
+               "file": spath, "line": None}
+        anchors.append(row)
+        if a.status == "moved":
+            n_moved += 1
+            out.append(replace(c, start=a.start, end=a.end))
+        else:
+            n_review += 1
+    log.warning("%s: source %r (%s) is an older version of %s: %d coding(s) moved to the "
+                "corrected text, %d need review (their own text changed; left out until confirmed, "
+                "see results/codes/reanchor_review.tsv)", spath, s.name, t.id, t.txt_path, n_moved,
+                n_review)
+    return out
+
+
 def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Transcript]) -> CodingSet:
     """A coder's REFI-QDA export: sources matched to transcripts, texts verified, spans to units.
 
     The coder of a coding is its ``creatingUser`` (the coding's, else the selection's); codings
-    without one belong to the folder's coder. Each source counts as coded by every coder with
-    codings in the file.
+    without one, or by a neutral user (``NEUTRAL_USERS``), belong to the folder's coder. A source
+    counts as coded by a coder when the coder has a coding on it; a source without any of their
+    codings is only *delivered* (coded only if the assignments table says so). A source whose text
+    differs only in line endings or a BOM is mapped; one made on an older version of the transcript
+    is re-anchored (``anchors``).
     """
     spath = str(path)
     project = read_qdpx(path)
@@ -630,12 +698,19 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
         by_source.setdefault(c.source, []).append(c)
 
     problems: list[Problem] = []
+    anchors: list[dict] = []
     rows: list[dict] = []
     mapped_sources: list[tuple[str, str]] = []        # (source guid, transcript)
+    coded: set[tuple[str, str]] = set()               # (transcript, coder) with any coding
     warned_users: set[str] = set()
     for s in project.sources:
         sha = hashlib.sha256(s.text.encode("utf-8")).hexdigest()
         tid = _source_transcript(s.name, sha, transcripts)
+        if tid is None and "\r" in s.text:
+            from qualflow.anchors import normalise_newlines
+            norm = normalise_newlines(s.text)
+            tid = _source_transcript(s.name, hashlib.sha256(norm.encode("utf-8")).hexdigest(),
+                                     transcripts)
         codings = by_source.get(s.guid, [])
         if tid is None:
             if codings:
@@ -650,30 +725,27 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
             continue
         t = transcripts[tid]
         if sha != t.sha256:
-            off = _first_difference(s.text, t.text)
-            affected = sorted((c for c in codings if c.end > off), key=lambda c: (c.start, c.end))
-            who = sorted({(c.coder if c.coder in users else coder) for c in codings} or {coder})
-            hint = ""
-            if s.text.replace("\r\n", "\n") == t.text:
-                hint = " (only the line endings differ: the tool saved CRLF)"
-            first = (f"; the first coding affected starts at {affected[0].start}" if affected else "")
-            problems.append(Problem(spath, None, (
-                f"coder {', '.join(who)}: source {s.name!r} ({tid}) differs from {t.txt_path} at "
-                f"offset {off}{hint} (coded: {s.text[off:off + 30]!r}, current: "
-                f"{t.text[off:off + 30]!r}){first}: the transcript changed after coding, so the "
-                f"offsets would point at the wrong text; re-import the current transcript and "
-                "re-apply the codings from that offset on")))
-            continue
+            aligned = _align_source(s, t, codings, coder, spath, anchors)
+            if aligned is None:
+                off = _first_difference(s.text, t.text)
+                problems.append(Problem(spath, None, (
+                    f"coder {coder}: source {s.name!r} ({tid}) differs from {t.txt_path} at offset "
+                    f"{off} (coded: {s.text[off:off + 30]!r}, current: {t.text[off:off + 30]!r}): "
+                    "the transcript changed after coding; re-import the current transcript and "
+                    "re-apply the codings from that offset on")))
+                continue
+            codings = aligned
         mapped_sources.append((s.guid, tid))
         os_ = t.turns["offset_start"].to_numpy()
         oe_ = t.turns["offset_end"].to_numpy()
         for c in sorted(codings, key=lambda c: (c.start, c.end, c.code)):
-            who = c.coder if c.coder in users else None
-            if c.coder is not None and who is None and c.coder not in warned_users:
+            who = c.coder if c.coder in users and c.coder not in NEUTRAL_USERS else None
+            if c.coder is not None and c.coder not in users and c.coder not in warned_users:
                 warned_users.add(c.coder)
                 log.warning("%s: creatingUser %r is not among the project's users: its codings "
                             "are attributed to %s", spath, c.coder, coder)
             who = who or coder
+            coded.add((tid, who))
             name, cpath = paths.get(c.code, ("", ""))
             if c.start >= c.end:
                 log.warning("%s: coder %s coded an empty span at %s in %s with %r: dropped",
@@ -693,12 +765,26 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
                              "start": int(max(c.start, os_[i]) - os_[i]),
                              "end": int(min(c.end, oe_[i]) - os_[i]),
                              "label": name, "label_path": cpath, "source": "qdpx", "file": spath,
-                             "line": None, "valence": ""})
+                             "line": None, "valence": "", "memo": c.memo})
+    code_name = {c.guid: paths.get(c.guid, (c.name, c.name))[1] for c in project.codes}
+    for a in anchors:
+        a["label"] = code_name.get(a["label"], a["label"])
     raise_if(problems)
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS) if rows else _empty_raw()
-    coders = sorted(set(raw["coder"])) or [coder]
+    coders = sorted({who for _t, who in coded}) or [coder]
+    others = [c for c in coders if c != coder]
+    if coder not in coders and others:
+        log.warning("%s: LOOK: this file is in %s's folder but its codings are by %s (their "
+                    "creatingUser), so they are counted as %s's. If %s made them, the QDA tool "
+                    "named them after another user (QualCoder takes the coder name from the first "
+                    "user of a project it imports): set the coder name to %s in the tool and export "
+                    "again; if %s made them, move the file to data/codings/%s/", spath, coder,
+                    ", ".join(others), ", ".join(others), coder, coder, others[0], others[0])
     tids = list(dict.fromkeys(tid for _g, tid in mapped_sources))
-    return CodingSet(raw, [(tid, who, "qdpx", spath) for tid in tids for who in coders])
+    return CodingSet(raw, [(tid, who, "qdpx", spath) for tid in tids for who in coders
+                           if (tid, who) in coded],
+                     [(tid, who, "qdpx", spath) for tid in tids for who in coders
+                      if (tid, who) not in coded], anchors)
 
 
 def read_codings(files: Sequence[tuple[str, str]], transcripts: Mapping[str, Transcript]) -> CodingSet:
@@ -711,8 +797,32 @@ def read_codings(files: Sequence[tuple[str, str]], transcripts: Mapping[str, Tra
             out.extend(reader(path, coder, transcripts))
         except InputError as e:
             problems.extend(e.problems)
+    problems.extend(duplicate_coders(out.coverage))
     raise_if(problems)
     return out
+
+
+def duplicate_coders(coverage: Sequence[tuple[str, str, str, str]]) -> list[Problem]:
+    """One coder coding one transcript in two files: their codings would be pooled silently.
+
+    This is how a third coder shows up as another (QualCoder names the coder after the first user
+    of the project it imported): one problem per coder and pair of files, naming both.
+    """
+    first: dict[tuple[str, str], str] = {}
+    pairs: dict[tuple[str, str, str], list[str]] = {}
+    for tid, coder, _kind, path in coverage:
+        f = first.setdefault((tid, coder), path)
+        if f != path:
+            pairs.setdefault((coder, f, path), [])
+            if tid not in pairs[(coder, f, path)]:
+                pairs[(coder, f, path)].append(tid)
+    return [Problem(path, None, (
+        f"coder {coder} coded {', '.join(tids)} here and in {f} too: a coder codes a transcript "
+        f"once, so one of the two files is someone else's or an old copy. If another person "
+        f"coded it (QualCoder names the coder after the first user of the project it imported), "
+        f"set their own coder name in the tool, export again and put the file in "
+        f"data/codings/<their id>/; otherwise remove the old file"))
+        for (coder, f, path), tids in pairs.items()]
 
 
 # =========================================================================== labels -> codes
@@ -888,6 +998,21 @@ def coverage_table(coverage: Sequence[tuple[str, str, str, str]], codings: pd.Da
     return out.reset_index(drop=True)
 
 
+def reanchor_table(anchors: Sequence[dict], order: Mapping[str, int]) -> pd.DataFrame:
+    """results/codes/reanchor_review.tsv: every coding made on another version of its transcript,
+    ``moved`` (its text is unchanged; now at ``new_*``) or ``review`` (left out until a person
+    re-codes it on the current transcript)."""
+    out = pd.DataFrame(list(anchors), columns=REANCHOR_COLUMNS)
+    if len(out):
+        out["_t"] = out["transcript"].map(order)
+        out["_s"] = out["status"].map({"review": 0, "moved": 1})
+        out = out.sort_values(["_s", "_t", "coder", "file", "old_start", "old_end", "label"],
+                              kind="stable").drop(columns=["_t", "_s"])
+    for col in ("old_turn", "new_turn", "line"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
+    return out.reset_index(drop=True)
+
+
 def summary_markdown(codebook: Codebook, themes: pd.DataFrame, book: pd.DataFrame,
                      coverage: pd.DataFrame, codings: pd.DataFrame, unmapped: pd.DataFrame) -> str:
     """The note for the analysts: framework per theme, who introduced what, who coded what."""
@@ -942,16 +1067,18 @@ def export_codes(codebook: Codebook) -> list[Code]:
 
 def coding_packet(codebook: Codebook, transcripts: Mapping[str, Transcript], coders: Sequence[str],
                   order: Mapping[str, int]) -> Project:
-    """What coders import to start coding: every transcript, the codebook and the coders, no codings.
+    """What coders import to start coding: every transcript and the codebook, no codings, no users.
 
+    No ``<User>``: QualCoder's importer makes the project's first user the coder name for all
+    later work (``refi.py``: ``settings['codername'] = users[0]['name']``), so a packet naming
+    coder_a would make every coder who imports it code as coder_a. ``coders`` is kept for callers.
     Source GUIDs include the text hash, so a corrected transcript is a new source in the coders'
     tools rather than silently replacing the one their offsets refer to.
     """
     sources = [Source(stable_guid("qualflow-source", tid, transcripts[tid].sha256), tid,
                       transcripts[tid].text)
                for tid in sorted(transcripts, key=lambda t: order[t])]
-    users = [User(stable_guid("qualflow-user", c), c) for c in sorted(set(coders))]
-    return Project(name="qualflow coding packet", origin="qualflow", users=users,
+    return Project(name="qualflow coding packet", origin="qualflow", users=[],
                    codes=export_codes(codebook), sources=sources, codings=[])
 
 
@@ -998,6 +1125,8 @@ def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence
     write_text(note, outputs["summary"])
     write_qdc(outputs["qdc"], export_codes(book))
     write_qdpx(outputs["packet"], packet)
+    if "reanchor" in outputs:
+        write_tsv(reanchor_table(read.anchors, order), outputs["reanchor"])
     for r in coverage_df.itertuples():
         log.info("%s: %s coded %d units (%d codings)", r.transcript, r.coder, r.n_units, r.n_codings)
     log.info("%d codings, %d codes used, %d unmapped labels", len(codings_df),

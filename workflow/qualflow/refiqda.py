@@ -79,7 +79,8 @@ class Source:
     """A plain-text source. ``text`` has any UTF-8 BOM stripped, because offsets exclude it.
 
     ``path`` records where the text came from (the zip entry when read); the writer ignores it and
-    always stores the text as ``Sources/<guid>.txt``.
+    always stores the text as ``sources/<guid>.txt`` (REFI-QDA 1.5 §8.1 names the folder in lower
+    case; readers that follow the spec find nothing under ``Sources/``).
     """
 
     guid: str
@@ -652,12 +653,12 @@ def project_xml(project: Project) -> bytes:
 def write_qdpx(path: str | Path, project: Project) -> None:
     """Write ``project`` as a QDA-XML 1.0 ``.qdpx``; the same Project gives byte-identical files.
 
-    Sources go to ``Sources/<guid>.txt`` (UTF-8, no BOM), referenced as ``internal://<guid>.txt``;
+    Sources go to ``sources/<guid>.txt`` (UTF-8, no BOM; lower case as REFI-QDA 1.5 §8.1 says), referenced as ``internal://<guid>.txt``;
     each coding becomes one ``PlainTextSelection`` with one ``Coding``. Raises ``ValueError`` for
     an inconsistent Project (a programming error, not a user's input).
     """
     xml = project_xml(project)
-    files = sorted((f"Sources/{s.guid}.txt", s.text.encode("utf-8")) for s in project.sources)
+    files = sorted((f"sources/{s.guid}.txt", s.text.encode("utf-8")) for s in project.sources)
 
     with atomic_write(path, "wb") as fh, zipfile.ZipFile(fh, "w") as zf:
         _zip_entry(zf, "project.qde", xml)

@@ -38,6 +38,11 @@ rule codes:
         summary="results/codes/summary.md",
         qdc="results/codes/codebook.qdc",
         packet="results/codes/coding_packet.qdpx",
+        reanchor=report(
+            "results/codes/reanchor_review.tsv",
+            caption="../report/codes_reanchor.rst",
+            category="Codes",
+        ),
     params:
         # the folder itself, to report a coder folder with no files (no input file names it)
         codings_dir=lambda wildcards: CODINGS_DIR,
