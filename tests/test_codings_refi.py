@@ -197,3 +197,160 @@ def test_reanchor_never_finds_a_deleted_turns_words_elsewhere() -> None:
     [a] = reanchor(old, new, [(old.rindex("Yes."), old.rindex("Yes.") + 4)])
     assert a.status == "review"
     assert align(old, old) == [type(align(old, old)[0])(0, 0, len(old))]
+
+
+# =========================================================================== the project export
+
+
+import pandas as pd  # noqa: E402
+from lxml import etree  # noqa: E402
+
+from qualflow.codebook import codes_stage  # noqa: E402
+from qualflow.refiqda import read_qdpx  # noqa: E402
+from test_codebook import XSD, _two_coders, outputs  # noqa: E402
+
+ROSTER = ("site\ttranscript\tparticipant\tname\taliases\trole\tgender\tlabel\tcase_sensitive\n"
+          "alpha\tFG1\t1\tAnna Synthetic\t\tpsw\tfemale\tPeer worker\t\n"
+          "alpha\tFG1\t2\tBernd Synthetic\t\tmh_worker\tmale\t\t\n"
+          "alpha\tFG1\tF1\tFranz Synthetic\t\tfacilitator\tmale\t\t\n"
+          "beta\tFG1\t3\tSarah Synthetic\t\tpsw\tfemale\t\t\n"
+          "beta\tFG1\tF1\tIsaac Synthetic\t\tfacilitator\tmale\t\t\n")
+
+
+def _stage(root: Path, out: Path, codings_dir: Path | None = None, unmapped: str = "fail",
+           assignments: Path | None = None) -> dict[str, str]:
+    o = outputs(out)
+    o["project"] = str(out / "project.qdpx")
+    d = codings_dir or root / "data" / "codings"
+    p = root / "results" / "pseudonymised"
+    (root / "data/restricted").mkdir(parents=True, exist_ok=True)
+    (root / "data/restricted/roster.tsv").write_text(ROSTER, encoding="utf-8")
+    codes_stage(str(root / "config/codebook.yaml"),
+                sorted(str(x) for x in d.glob("*/*") if x.suffix in (".tsv", ".qdpx")),
+                sorted(str(x) for x in p.glob("*/*.en.tsv")), sorted(str(x) for x in p.glob("*/*.en.txt")),
+                str(d), unmapped, o, sites=str(root / "config/sites.tsv"),
+                roster=str(root / "data/restricted/roster.tsv"),
+                assignments=str(assignments) if assignments else None)
+    return o
+
+
+def _with_memo(study: Path) -> None:
+    _two_coders(study)   # coder_a: TSV (one row with a memo); coder_b: .qdpx
+
+
+def test_project_has_every_coders_codings_and_validates(study: Path, tmp_path: Path) -> None:
+    _with_memo(study)
+    a = _stage(study, tmp_path / "a")
+    b = _stage(study, tmp_path / "b")
+    assert Path(a["project"]).read_bytes() == Path(b["project"]).read_bytes()      # deterministic
+    with zipfile.ZipFile(a["project"]) as zf:
+        names = zf.namelist()
+        qde = etree.fromstring(zf.read("project.qde"))
+    assert names[0] == "project.qde" and all(n.startswith("sources/") for n in names[1:])
+    etree.XMLSchema(file=str(XSD)).assertValid(qde)
+    proj = read_qdpx(a["project"])
+    assert [u.name for u in proj.users] == ["qualflow", "coder_a", "coder_b"]   # neutral user first
+    ts = transcripts_of(study)
+    got = sorted((c.coder, proj.sources[[s.guid for s in proj.sources].index(c.source)].name,
+                  ts["alpha.FG1"].text[c.start:c.end], next(k.name for k in proj.codes if k.guid == c.code),
+                  c.memo) for c in proj.codings)
+    assert got == [
+        ("coder_a", "alpha.FG1", "I was there too, so I understand them.", "Mutual", ""),
+        ("coder_a", "alpha.FG1", "Nobody sits near us in the taxi.", "Community stigma", "same code, second span"),
+        ("coder_a", "alpha.FG1", "People call us mad.", "Community stigma", ""),
+        ("coder_b", "alpha.FG1", "People call us mad.", "Community stigma", ""),
+        ("coder_b", "alpha.FG1", "no money for airtime", "Airtime and transport costs", ""),
+    ]
+    themes = {c.guid: c.name for c in proj.codes if c.parent is None}
+    assert {c.name: themes[c.parent] for c in proj.codes if c.parent} == {
+        "Mutual": "Attitudes", "Community stigma": "Attitudes", "Airtime and transport costs": "Resources"}
+    # cases: sites and participants (pseudonyms, never names), attributes as variables
+    ns = {"q": "urn:QDA-XML:project:1.0"}
+    var = {v.get("guid"): v.get("name") for v in qde.iterfind("q:Variables/q:Variable", ns)}
+    cases = {c.get("name"): {var[vv.find("q:VariableRef", ns).get("targetGUID")]: vv.findtext("q:TextValue", "", ns)
+                             for vv in c.iterfind("q:VariableValue", ns)}
+             for c in qde.iterfind("q:Cases/q:Case", ns)}
+    assert list(cases) == ["Betatown", "Alphaville", "alpha.P01", "alpha.P02", "beta.P03"]
+    assert cases["Alphaville"]["setting"] == "high-income" and cases["Betatown"]["income_group"] == "low"
+    assert cases["alpha.P01"] == {"site": "alpha", "role": "psw", "gender": "female", "label": "Peer worker",
+                                  "wave": ""}
+    assert b"Synthetic" not in Path(a["project"]).read_bytes()     # no roster name anywhere
+
+
+def test_project_rereads_to_the_same_codings(study: Path, tmp_path: Path) -> None:
+    """Our own reader gives back codings.tsv from project.qdpx (labels become the codebook's)."""
+    _with_memo(study)
+    first = _stage(study, tmp_path / "first")
+    lead = tmp_path / "codings"
+    (lead / "lead").mkdir(parents=True)
+    (lead / "lead" / "project.qdpx").write_bytes(Path(first["project"]).read_bytes())
+    again = _stage(study, tmp_path / "again", codings_dir=lead)
+    key = ["site", "transcript", "turn", "coder", "code", "theme", "origin", "start", "end"]
+    a, b = read(first["codings"]), read(again["codings"])
+    assert len(a) == 5 and a[key].values.tolist() == b[key].values.tolist()
+    assert set(b["source"]) == {"qdpx"}
+
+
+# =========================================================================== coding assignments
+
+
+def _b_codes_one_of_two(study: Path) -> Path:
+    ts = transcripts_of(study)
+    path = study / "data/codings/coder_b/coder_b.qdpx"
+    path.parent.mkdir(parents=True)
+    write_qdpx(path, b_project(ts, [("alpha.FG1", *offset(ts, "alpha.FG1", 2, "Nobody"), "community")]))
+    write_tsv(study / "data/codings/coder_a/alpha.FG1.tsv", [["alpha.FG1", 2, "", "", "Community stigma", ""]])
+    write_tsv(study / "data/codings/coder_a/beta.FG1.tsv", [])
+    return path
+
+
+def test_without_assignments_only_coded_sources_count(study: Path, tmp_path: Path, caplog) -> None:
+    _b_codes_one_of_two(study)
+    with caplog.at_level(logging.WARNING):
+        o = _stage(study, tmp_path / "o")
+    cov = read(o["coverage"])
+    assert cov[["transcript", "coder"]].values.tolist() == [["beta.FG1", "coder_a"], ["alpha.FG1", "coder_a"],
+                                                            ["alpha.FG1", "coder_b"]]
+    note = Path(o["summary"]).read_text(encoding="utf-8")
+    assert ("Counted as coded: a transcript a coder delivered as a TSV (even header-only) or one holding "
+            "at least one of their .qdpx codings (no coding assignments table).") in note
+    assert ("Coder coder_b: 1 source(s) in their .qdpx have none of their codings and are not counted as "
+            "coded (beta.FG1); if they read them and found nothing, list them in the coding assignments "
+            "table.") in note
+    assert "coder coder_b: 1 source(s) in their .qdpx have none of their codings" in caplog.text
+
+
+def test_assignments_count_a_delivered_source_without_codings(study: Path, tmp_path: Path) -> None:
+    _b_codes_one_of_two(study)
+    table = write_tsv(study / "data/coding_assignments.tsv",
+                      [["coder_a", "*"], ["coder_b", "alpha.*"], ["coder_b", "beta.FG1"]],
+                      header=("coder", "transcript"))
+    o = _stage(study, tmp_path / "o", assignments=table)
+    cov = read(o["coverage"])
+    assert cov[["transcript", "coder", "n_codings"]].values.tolist() == [
+        ["beta.FG1", "coder_a", "0"], ["beta.FG1", "coder_b", "0"],
+        ["alpha.FG1", "coder_a", "1"], ["alpha.FG1", "coder_b", "1"]]
+    note = Path(o["summary"]).read_text(encoding="utf-8")
+    assert f"Counted as coded: the transcripts {table} assigns to coder_a, coder_b." in note
+    assert "not counted as coded" not in note
+
+
+def test_assignment_without_a_delivery_or_codings_without_assignment(study: Path, tmp_path: Path) -> None:
+    _b_codes_one_of_two(study)
+    (study / "data/codings/coder_a/beta.FG1.tsv").unlink()
+    table = write_tsv(study / "data/coding_assignments.tsv",
+                      [["coder_a", "beta.FG1"], ["coder_b", "alpha.FG1"], ["coder_b", "gamma.FG1"]],
+                      header=("coder", "transcript"))
+    out = tmp_path / "o"
+    with pytest.raises(InputError) as exc:
+        _stage(study, out, assignments=table)
+    assert [str(p) for p in exc.value.problems] == [
+        f"{table}:2: coder coder_a is assigned beta.FG1 but delivered nothing for it (no "
+        "data/codings/coder_a/beta.FG1.tsv and no source for it in their .qdpx): add their file, or "
+        "remove the row",
+        f"{table}: coder coder_a coded alpha.FG1 ({study}/data/codings/coder_a/alpha.FG1.tsv) but the "
+        "table does not assign it to them: add the row 'coder_a\talpha.FG1', or remove those codings",
+        f"{table}:4: transcript 'gamma.FG1' of coder coder_b matches no transcript of the study: use "
+        "<site>.<transcript>, <site>.* or *",
+    ]
+    assert not out.exists() or not any(out.iterdir())

@@ -19,7 +19,8 @@ spelling of code names. This stage makes their work comparable and auditable:
   "coded, code absent" from "not coded"), ``unmapped_labels.tsv``, a summary note, and REFI-QDA
   exports for the next round of coding (``codebook.qdc`` and ``coding_packet.qdpx``).
 
-Coder memos are read but never written to results/: they are free text and may name people.
+Coder memos are free text and may name people: they are written into no table, only into
+``project.qdpx`` (a lead opening the coded study needs them; the leak gate scans it like every output).
 """
 from __future__ import annotations
 
@@ -37,8 +38,10 @@ import pandas as pd
 import yaml
 from rapidfuzz import fuzz, process
 
+from qualflow.coding_checks import align_source, apply_assignments, duplicate_coders, reanchor_table
 from qualflow.errors import InputError, Problem, raise_if
-from qualflow.refiqda import Code, Coding, Project, Source, User, read_qdpx, stable_guid, write_qdc, write_qdpx
+from qualflow.project_export import candidate_codes, study_project
+from qualflow.refiqda import Code, Project, Source, read_qdpx, stable_guid, write_qdc, write_qdpx
 from qualflow.tables import load_schema, read_results_tsv, read_tsv, write_text, write_tsv
 
 __all__ = [
@@ -64,10 +67,6 @@ THEMES_COLUMNS = ["theme", "label", "description", "n_codes", "n_deductive", "n_
 #: Raw codings after mapping to units, before labels are mapped to codes.
 RAW_COLUMNS = ["coder", "transcript", "turn", "start", "end", "label", "label_path", "source",
                "file", "line", "valence", "memo"]
-#: results/codes/reanchor_review.tsv: every coding made on another version of its transcript.
-REANCHOR_COLUMNS = ["coder", "transcript", "label", "status", "offsets", "old_turn", "old_start",
-                    "old_end", "old_text", "new_turn", "new_start", "new_end", "new_text", "file",
-                    "line"]
 #: creatingUser names that are no person (a tool's default, our neutral user): the folder's coder.
 NEUTRAL_USERS = {"qualflow", "default", ""}
 
@@ -626,59 +625,6 @@ def _code_paths(codes: Sequence[Code]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _turn_at(t: Transcript, offset: int) -> int | None:
-    """The turn whose text contains (or starts at) a whole-text offset, for the review table."""
-    os_ = t.turns["offset_start"].to_numpy()
-    i = int(np.searchsorted(os_, offset, side="right")) - 1
-    return int(t.turns.at[i, "turn"]) if i >= 0 else None
-
-
-def _align_source(s: Source, t: Transcript, codings: list[Coding], coder: str, spath: str,
-                  anchors: list[dict]) -> list[Coding] | None:
-    """The codings of a source whose text is not the current transcript's, in current positions.
-
-    Line endings and a BOM are no difference: positions are mapped and every coding kept. Any
-    other difference is a corrected transcript: codings whose text is unchanged are moved, the
-    others go to the review table (``anchors``) and are left out. ``None`` when nothing can be
-    aligned (the current transcript itself is not LF text).
-    """
-    from dataclasses import replace
-
-    from qualflow.anchors import line_ending_positions, normalise_newlines, reanchor
-
-    if "\r" in t.text:
-        return None
-    spans = [(c.start, c.end) for c in codings]
-    old = normalise_newlines(s.text)
-    if "\r" in s.text:
-        reading, spans = line_ending_positions(s.text, spans)
-        log.info("%s: source %r has CRLF line endings; its positions were read as %s", spath,
-                 s.name, "one character per line break" if reading != "code points" else
-                 "code points (a line break is two)")
-    moved = [replace(c, start=a, end=b) for c, (a, b) in zip(codings, spans)]
-    if old == t.text:
-        return moved
-    out: list[Coding] = []
-    n_moved = n_review = 0
-    for c, m, a in zip(codings, moved, reanchor(old, t.text, [(m.start, m.end) for m in moved])):
-        row = {"coder": c.coder or coder, "transcript": t.id, "label": c.code, "status": a.status,
-               "offsets": "source", "old_turn": "", "old_start": m.start, "old_end": m.end,
-               "old_text": old[m.start:m.end], "new_turn": _turn_at(t, a.start),
-               "new_start": a.start, "new_end": a.end, "new_text": t.text[a.start:a.end],
-               "file": spath, "line": None}
-        anchors.append(row)
-        if a.status == "moved":
-            n_moved += 1
-            out.append(replace(c, start=a.start, end=a.end))
-        else:
-            n_review += 1
-    log.warning("%s: source %r (%s) is an older version of %s: %d coding(s) moved to the "
-                "corrected text, %d need review (their own text changed; left out until confirmed, "
-                "see results/codes/reanchor_review.tsv)", spath, s.name, t.id, t.txt_path, n_moved,
-                n_review)
-    return out
-
-
 def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Transcript]) -> CodingSet:
     """A coder's REFI-QDA export: sources matched to transcripts, texts verified, spans to units.
 
@@ -725,7 +671,7 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
             continue
         t = transcripts[tid]
         if sha != t.sha256:
-            aligned = _align_source(s, t, codings, coder, spath, anchors)
+            aligned = align_source(s, t, codings, coder, spath, anchors)
             if aligned is None:
                 off = _first_difference(s.text, t.text)
                 problems.append(Problem(spath, None, (
@@ -800,29 +746,6 @@ def read_codings(files: Sequence[tuple[str, str]], transcripts: Mapping[str, Tra
     problems.extend(duplicate_coders(out.coverage))
     raise_if(problems)
     return out
-
-
-def duplicate_coders(coverage: Sequence[tuple[str, str, str, str]]) -> list[Problem]:
-    """One coder coding one transcript in two files: their codings would be pooled silently.
-
-    This is how a third coder shows up as another (QualCoder names the coder after the first user
-    of the project it imported): one problem per coder and pair of files, naming both.
-    """
-    first: dict[tuple[str, str], str] = {}
-    pairs: dict[tuple[str, str, str], list[str]] = {}
-    for tid, coder, _kind, path in coverage:
-        f = first.setdefault((tid, coder), path)
-        if f != path:
-            pairs.setdefault((coder, f, path), [])
-            if tid not in pairs[(coder, f, path)]:
-                pairs[(coder, f, path)].append(tid)
-    return [Problem(path, None, (
-        f"coder {coder} coded {', '.join(tids)} here and in {f} too: a coder codes a transcript "
-        f"once, so one of the two files is someone else's or an old copy. If another person "
-        f"coded it (QualCoder names the coder after the first user of the project it imported), "
-        f"set their own coder name in the tool, export again and put the file in "
-        f"data/codings/<their id>/; otherwise remove the old file"))
-        for (coder, f, path), tids in pairs.items()]
 
 
 # =========================================================================== labels -> codes
@@ -912,8 +835,10 @@ def map_labels(raw: pd.DataFrame, codebook: Codebook, unmapped: str = "fail",
 
 
 def _finish_codings(df: pd.DataFrame, transcripts: Mapping[str, Transcript],
-                    order: Mapping[str, int]) -> pd.DataFrame:
-    """codings.tsv: exact duplicates once (the same span from two files), in study order."""
+                    order: Mapping[str, int], extra: Sequence[str] = ()) -> pd.DataFrame:
+    """codings.tsv: exact duplicates once (the same span from two files), in study order.
+
+    ``extra`` columns (the memo, for project.qdpx) are kept after the codings.tsv columns."""
     out = df.copy()
     out["site"] = out["transcript"].map(lambda t: transcripts[t].site)
     for col in ("turn", "start", "end"):
@@ -922,7 +847,7 @@ def _finish_codings(df: pd.DataFrame, transcripts: Mapping[str, Transcript],
     out = out.sort_values(["_t", "turn", "coder", "code", "start", "end", "source", "label"],
                           kind="stable")
     out = out.drop_duplicates(["transcript", "turn", "coder", "code", "start", "end"])
-    return out[CODINGS_COLUMNS].reset_index(drop=True)
+    return out[CODINGS_COLUMNS + list(extra)].reset_index(drop=True)
 
 
 def _join(values) -> str:
@@ -998,23 +923,9 @@ def coverage_table(coverage: Sequence[tuple[str, str, str, str]], codings: pd.Da
     return out.reset_index(drop=True)
 
 
-def reanchor_table(anchors: Sequence[dict], order: Mapping[str, int]) -> pd.DataFrame:
-    """results/codes/reanchor_review.tsv: every coding made on another version of its transcript,
-    ``moved`` (its text is unchanged; now at ``new_*``) or ``review`` (left out until a person
-    re-codes it on the current transcript)."""
-    out = pd.DataFrame(list(anchors), columns=REANCHOR_COLUMNS)
-    if len(out):
-        out["_t"] = out["transcript"].map(order)
-        out["_s"] = out["status"].map({"review": 0, "moved": 1})
-        out = out.sort_values(["_s", "_t", "coder", "file", "old_start", "old_end", "label"],
-                              kind="stable").drop(columns=["_t", "_s"])
-    for col in ("old_turn", "new_turn", "line"):
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
-    return out.reset_index(drop=True)
-
-
 def summary_markdown(codebook: Codebook, themes: pd.DataFrame, book: pd.DataFrame,
-                     coverage: pd.DataFrame, codings: pd.DataFrame, unmapped: pd.DataFrame) -> str:
+                     coverage: pd.DataFrame, codings: pd.DataFrame, unmapped: pd.DataFrame,
+                     counted: Sequence[str] = (), anchors: pd.DataFrame | None = None) -> str:
     """The note for the analysts: framework per theme, who introduced what, who coded what."""
     out = ["# Coding framework", "",
            f"{len(book[book['origin'] == 'deductive'])} deductive codes (the framework), "
@@ -1037,6 +948,13 @@ def summary_markdown(codebook: Codebook, themes: pd.DataFrame, book: pd.DataFram
     double = coverage.groupby("transcript")["coder"].nunique()
     double = sorted(double[double >= 2].index)
     out += ["", f"Transcripts coded by two or more coders: {', '.join(double) or 'none'}."]
+    out += [""] + [" ".join(counted)] if counted else []
+    if anchors is not None and len(anchors):
+        n_rev = int((anchors["status"] == "review").sum())
+        out += ["", "## Codings on a corrected transcript", "",
+                f"{len(anchors) - n_rev} coding(s) were made on an older version of their transcript "
+                f"and moved to the unchanged words in the current one; {n_rev} need review (their own "
+                "words changed) and are left out until re-coded: see reanchor_review.tsv."]
     unused = book[(book["n_codings"] == 0) & (book["origin"] != CANDIDATE)]["code"].tolist()
     if unused:
         out += ["", f"Codes no coder used: {', '.join(unused)}."]
@@ -1094,10 +1012,13 @@ def _site_order(sites: str | Path | None) -> list[str]:
 
 def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence[str],
                 transcripts_txt: Sequence[str], codings_dir: str, unmapped: str,
-                outputs: Mapping[str, str], sites: str | None = None) -> None:
+                outputs: Mapping[str, str], sites: str | None = None, roster: str | None = None,
+                assignments: str | None = None) -> None:
     """Rule ``codes``: read and check everything, then write every output (nothing on failure).
 
-    ``outputs`` keys: codings, codebook, unmapped, coverage, themes, summary, qdc, packet.
+    ``outputs`` keys: codings, codebook, unmapped, coverage, themes, summary, qdc, packet, and
+    optionally reanchor (the review table) and project (the whole coded study as .qdpx; its
+    participant cases need ``roster``). ``assignments``: the declared coder × transcript table.
     """
     book = load_codebook(codebook)
     order_sites = _site_order(sites)
@@ -1108,14 +1029,29 @@ def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence
         log.warning("no codings under %s: writing the codebook and the coding packet only",
                     codings_dir)
     read = read_codings(files, transcripts)
+    table = read_tsv(assignments, "coding_assignments.schema.yaml", allow_empty=True) \
+        if assignments else None
+    covered, counted, problems = apply_assignments(read.coverage, read.delivered, table,
+                                                   str(assignments), transcripts)
+    raise_if(problems)
     mapped, um, candidates = map_labels(read.raw, book, unmapped)
-    codings_df = _finish_codings(mapped, transcripts, order)
+    with_memo = _finish_codings(mapped, transcripts, order, extra=["memo"])
+    codings_df = with_memo[CODINGS_COLUMNS]
     book_df = codebook_table(book, codings_df, candidates, order)
     themes_df = themes_table(book, book_df, codings_df)
-    coverage_df = coverage_table(read.coverage, codings_df, transcripts, order)
-    note = summary_markdown(book, themes_df, book_df, coverage_df, codings_df, um)
+    coverage_df = coverage_table(covered, codings_df, transcripts, order)
+    anchors_df = reanchor_table(read.anchors, order)
+    note = summary_markdown(book, themes_df, book_df, coverage_df, codings_df, um, counted, anchors_df)
     coders = sorted(set(coverage_df["coder"]))
     packet = coding_packet(book, transcripts, coders, order)
+    project = None
+    if "project" in outputs:
+        from qualflow.study import read_roster, read_sites
+        people = read_roster(roster, read_sites(sites)) if roster and sites else []
+        site_df = read_tsv(sites) if sites else pd.DataFrame()
+        project = study_project(export_codes(book) + candidate_codes(candidates), transcripts, order,
+                                with_memo, site_df.drop(columns="_line", errors="ignore"), people,
+                                {s.name: s.guid for s in packet.sources})
 
     write_tsv(codings_df, outputs["codings"])
     write_tsv(book_df, outputs["codebook"])
@@ -1126,7 +1062,9 @@ def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence
     write_qdc(outputs["qdc"], export_codes(book))
     write_qdpx(outputs["packet"], packet)
     if "reanchor" in outputs:
-        write_tsv(reanchor_table(read.anchors, order), outputs["reanchor"])
+        write_tsv(anchors_df, outputs["reanchor"])
+    if project is not None:
+        write_qdpx(outputs["project"], project)
     for r in coverage_df.itertuples():
         log.info("%s: %s coded %d units (%d codings)", r.transcript, r.coder, r.n_units, r.n_codings)
     log.info("%d codings, %d codes used, %d unmapped labels", len(codings_df),

@@ -31,7 +31,7 @@ from qualflow.errors import InputError, Problem, raise_if
 from qualflow.tables import atomic_write
 
 __all__ = [
-    "PROJECT_NS", "CODEBOOK_NS", "User", "Code", "Source", "Coding", "Project",
+    "PROJECT_NS", "CODEBOOK_NS", "User", "Code", "Source", "Coding", "Variable", "Case", "Project",
     "read_qdpx", "read_qdc", "write_qdpx", "write_qdc", "project_xml", "codebook_xml",
     "codings_frame", "stable_guid",
 ]
@@ -87,6 +87,28 @@ class Source:
     name: str
     text: str
     path: str = ""
+    #: (variable guid, value) pairs: attributes of the source (a transcript's site, kind, wave)
+    values: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Variable:
+    """An attribute cases and sources can have (site, setting, role, wave): written as ``Text``."""
+
+    guid: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Case:
+    """A unit of analysis above the text (a participant, a site): its attributes and its sources."""
+
+    guid: str
+    name: str
+    description: str = ""
+    values: tuple[tuple[str, str], ...] = ()
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -115,6 +137,8 @@ class Project:
     codes: list[Code] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
     codings: list[Coding] = field(default_factory=list)
+    variables: list[Variable] = field(default_factory=list)
+    cases: list[Case] = field(default_factory=list)
 
 
 def stable_guid(*parts: str) -> str:
@@ -587,6 +611,39 @@ def project_xml(project: Project) -> bytes:
         _code_tree(project.codes, ns, codes_el)
     code_keys = {_guid_key(c.guid) for c in project.codes}
 
+    var_keys: set[str] = set()
+    if project.variables:
+        vars_el = etree.SubElement(root, f"{{{ns}}}Variables")
+        for v in project.variables:
+            _check_guid(v.guid, f"variable {v.name!r}")
+            var_keys.add(_guid_key(v.guid))
+            el = etree.SubElement(vars_el, f"{{{ns}}}Variable", guid=v.guid, name=v.name,
+                                  typeOfVariable="Text")
+            if v.description:
+                etree.SubElement(el, f"{{{ns}}}Description").text = v.description
+    source_keys = {_guid_key(s.guid) for s in project.sources}
+
+    def values(into: etree._Element, pairs: tuple[tuple[str, str], ...], what: str) -> None:
+        for vguid, value in pairs:
+            if _guid_key(vguid) not in var_keys:
+                raise ValueError(f"{what} has a value for variable {vguid}, which is not declared")
+            vv = etree.SubElement(into, f"{{{ns}}}VariableValue")
+            etree.SubElement(vv, f"{{{ns}}}VariableRef", targetGUID=vguid)
+            etree.SubElement(vv, f"{{{ns}}}TextValue").text = value
+
+    if project.cases:
+        cases_el = etree.SubElement(root, f"{{{ns}}}Cases")
+        for case in project.cases:
+            _check_guid(case.guid, f"case {case.name!r}")
+            el = etree.SubElement(cases_el, f"{{{ns}}}Case", guid=case.guid, name=case.name)
+            if case.description:
+                etree.SubElement(el, f"{{{ns}}}Description").text = case.description
+            values(el, case.values, f"case {case.name!r}")
+            for sg in case.sources:
+                if _guid_key(sg) not in source_keys:
+                    raise ValueError(f"case {case.name!r} refers to source {sg}, not in the project")
+                etree.SubElement(el, f"{{{ns}}}SourceRef", targetGUID=sg)
+
     source_by_key: dict[str, Source] = {}
     for s in project.sources:
         _check_guid(s.guid, f"source {s.name!r}")
@@ -647,6 +704,7 @@ def project_xml(project: Project) -> bytes:
                 if coder_guid:
                     cod.set("creatingUser", coder_guid)
                 etree.SubElement(cod, f"{{{ns}}}CodeRef", targetGUID=c.code)
+            values(ts, s.values, f"source {s.name!r}")
     return _xml_bytes(root)
 
 

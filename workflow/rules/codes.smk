@@ -8,6 +8,9 @@ CODINGS_DIR = config.get("codings_dir", "data/codings")
 CODING_FILES = sorted(
     _glob.glob(f"{CODINGS_DIR}/*/*.tsv") + _glob.glob(f"{CODINGS_DIR}/*/*.qdpx")
 )
+# The declared coder x transcript table (optional: without it, the documented default rule counts).
+ASSIGNMENTS = config.get("coding_assignments", "data/coding_assignments.tsv")
+ASSIGNMENTS = ASSIGNMENTS if ASSIGNMENTS and Path(ASSIGNMENTS).exists() else ""
 
 
 rule codes:
@@ -15,6 +18,9 @@ rule codes:
         codebook=config.get("codebook", "config/codebook.yaml"),
         sites=config["sites"],
         codings=CODING_FILES,
+        # participant cases of project.qdpx: pseudonym, role, gender, label (never a name)
+        roster=config["roster"],
+        assignments=[ASSIGNMENTS] if ASSIGNMENTS else [],
         transcripts_tsv=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
         transcripts_txt=[f for site in SITES for f in pseudonymised(site, "txt", EN)],
     output:
@@ -38,6 +44,7 @@ rule codes:
         summary="results/codes/summary.md",
         qdc="results/codes/codebook.qdc",
         packet="results/codes/coding_packet.qdpx",
+        project="results/codes/project.qdpx",
         reanchor=report(
             "results/codes/reanchor_review.tsv",
             caption="../report/codes_reanchor.rst",

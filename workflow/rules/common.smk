@@ -104,6 +104,7 @@ def manifest_inputs():
     files += [config["site_waves"]] if config.get("site_waves") else []
     files += [s.path for s in STUDY.sources]
     files += CODING_FILES  # the coders' files the codes rule reads (workflow/rules/codes.smk)
+    files += [ASSIGNMENTS] if ASSIGNMENTS else []
     res = config.get("translation_resolutions", "")
     files += [res] if res and Path(res).exists() else []
     return [f for f in dict.fromkeys(files) if Path(f).exists()]

@@ -10,5 +10,7 @@ from qualflow.runner import run
 run(lambda: codes_stage(snakemake.input.codebook, snakemake.input.codings,  # noqa: F821
                         snakemake.input.transcripts_tsv, snakemake.input.transcripts_txt,  # noqa: F821
                         snakemake.params.codings_dir, snakemake.params.unmapped,  # noqa: F821
-                        dict(snakemake.output.items()), sites=snakemake.input.sites),  # noqa: F821
+                        dict(snakemake.output.items()), sites=snakemake.input.sites,  # noqa: F821
+                        roster=snakemake.input.roster,  # noqa: F821
+                        assignments=(list(snakemake.input.assignments) or [None])[0]),  # noqa: F821
     snakemake.log[0])  # noqa: F821
