@@ -970,7 +970,8 @@ def summary_markdown(codebook: Codebook, themes: pd.DataFrame, book: pd.DataFram
 
 
 def export_codes(codebook: Codebook) -> list[Code]:
-    """The codebook as REFI-QDA codes: each theme a non-codable parent, its codes beneath it."""
+    """The codebook as REFI-QDA codes: each theme a non-codable parent, its codes beneath it, and a
+    subcode (``parent`` in codebook.yaml) beneath its parent code."""
     out: list[Code] = []
     for i, t in enumerate(codebook.themes):
         tg = stable_guid("qualflow-theme", t.id)
@@ -979,7 +980,8 @@ def export_codes(codebook: Codebook) -> list[Code]:
         for c in codebook.codes:
             if c.theme == t.id:
                 desc = f"{c.definition} [{c.origin}; id {c.id}]"
-                out.append(Code(stable_guid("qualflow-code", c.id), c.label, tg, desc, colour, True))
+                parent = stable_guid("qualflow-code", c.parent) if getattr(c, "parent", "") else tg
+                out.append(Code(stable_guid("qualflow-code", c.id), c.label, parent, desc, colour, True))
     return out
 
 
