@@ -165,7 +165,7 @@ def outputs(d: Path) -> dict[str, str]:
     names = {"codings": "codings.tsv", "codebook": "codebook.tsv", "unmapped": "unmapped_labels.tsv",
              "coverage": "coverage.tsv", "themes": "themes.tsv", "summary": "summary.md",
              "qdc": "codebook.qdc", "packet": "coding_packet.qdpx",
-             "reanchor": "reanchor_review.tsv"}
+             "reanchor": "reanchor_review.tsv", "turns": "turns.tsv"}
     return {k: str(d / v) for k, v in names.items()}
 
 
@@ -396,13 +396,17 @@ def test_tsv_span_past_the_end_of_the_turn(study: Path) -> None:
 
 
 def test_tsv_quoted_text_must_match_the_transcript(study: Path) -> None:
+    """(changed: issue 13) words that are nowhere in the transcript any more: left out for review,
+    not moved and not an error that stops the study."""
     ts = transcripts_of(study)
     f = write_tsv(study / "data/codings/coder_a/alpha.FG1.tsv",
                   [["alpha.FG1", 2, 0, 19, "Mutual", "People call us bad."]],
                   header=("transcript", "turn", "start", "end", "code", "text"))
-    with pytest.raises(InputError) as exc:
-        read_tsv_codings(f, "coder_a", ts)
-    assert "coder coder_a" in str(exc.value) and "alpha.FG1 turn 2 at offset 15" in str(exc.value)
+    cs = read_tsv_codings(f, "coder_a", ts)
+    assert cs.raw.empty and cs.coverage == [("alpha.FG1", "coder_a", "tsv", str(f))]
+    [a] = cs.anchors
+    assert (a["status"], a["old_text"], a["new_turn"], a["new_text"]) == (
+        "review", "People call us bad.", 2, "People call us mad.")
 
 
 # =========================================================================== REFI-QDA codings

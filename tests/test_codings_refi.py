@@ -354,3 +354,164 @@ def test_assignment_without_a_delivery_or_codings_without_assignment(study: Path
         "<site>.<transcript>, <site>.* or *",
     ]
     assert not out.exists() or not any(out.iterdir())
+
+
+# =========================================================================== checked at load
+
+
+def test_codings_problems_stop_snakemake_n_before_any_job(tmp_path: Path) -> None:
+    """Issue 12 item 2: an unknown label, a turn that does not exist and a coder coding one
+    transcript twice are reported by `snakemake -n`, one line each, before any job."""
+    from conftest import copy_project, snakemake
+    project = copy_project(tmp_path / "p")
+    f = project / "data/codings/coder_a/ulm.FG1.tsv"
+    lines = f.read_text(encoding="utf-8").splitlines()
+    lines[1] = lines[1].replace("P1 Mutual", "Stafff acceptance")     # line 2: a typo'd label
+    lines[2] = "ulm.FG1\t999\t\t\tP1 Mutual\t"                          # line 3: no such turn
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # coder_b's .qdpx has ulm.FG2; a TSV of theirs for it too is the same coder x transcript twice
+    dup = project / "data/codings/coder_b/ulm.FG2.tsv"
+    dup.write_text("transcript\tturn\tcode\nulm.FG2\t4\tP1 Mutual\n", encoding="utf-8")
+    before = {p: p.read_bytes() for p in (project / "data").rglob("*") if p.is_file()}
+    proc = snakemake(project, "-n", check=False)
+    assert proc.returncode == 1
+    err = [l for l in proc.stderr.splitlines() if l.startswith("data/")]
+    assert err[0] == ("data/codings/coder_a/ulm.FG1.tsv:3: turn 999 does not exist in ulm.FG1 (it has "
+                      "turns 1-89): check the turn number against results/pseudonymised/ulm/FG1.en.tsv")
+    assert err[1] == (
+        "data/codings/coder_b/ulm.FG2.tsv: coder coder_b coded ulm.FG2 here and in "
+        "data/codings/coder_b/coder_b.qdpx too: a coder codes a transcript once, so one of the two files is "
+        "someone else's or an old copy. If another person coded it (QualCoder names the coder after the first "
+        "user of the project it imported), set their own coder name in the tool, export again and put the "
+        "file in data/codings/<their id>/; otherwise remove the old file")
+    assert err[2] == (
+        "data/codings/coder_a/ulm.FG1.tsv:2: coder coder_a: label 'Stafff acceptance' (1 coding(s)) matches "
+        "no code in config/codebook.yaml: did you mean 'Staff acceptance' (staff_acceptance)? add "
+        "'Stafff acceptance' to its synonyms, or add a new code for it to the codebook, or set "
+        "codes.unmapped: candidate to keep it as a candidate code")
+    assert len(err) == 3
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert "qualflow: 3 input problem(s); nothing was run or changed." in proc.stderr
+    assert not (project / "results").exists() or not any((project / "results").rglob("*.tsv"))
+    assert {p: p.read_bytes() for p in (project / "data").rglob("*") if p.is_file()} == before
+
+
+def test_a_jobs_input_problems_are_the_runs_last_lines(tmp_path: Path) -> None:
+    """What only the codes job can check (a span against the pseudonymised turn) ends the run with
+    its one line, after Snakemake's report of the failed job."""
+    from conftest import copy_project, snakemake
+    project = copy_project(tmp_path / "p")
+    f = project / "data/codings/coder_a/ulm.FG1.tsv"
+    lines = f.read_text(encoding="utf-8").splitlines()
+    lines[1] = "ulm.FG1\t9\t0\t99999\tP1 Mutual\t"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = snakemake(project, "--profile", "profiles/default", check=False)
+    assert proc.returncode == 1
+    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    at = lines.index("qualflow: 1 input problem(s) stopped the run:")
+    assert lines[at + 1] == (
+        "data/codings/coder_a/ulm.FG1.tsv:2: coder coder_a: span 0-99999 in ulm.FG1 turn 9 is past the end of "
+        "the turn (the turn text is 198 characters long; end is exclusive): the transcript changed after "
+        "coding, or the offsets are wrong; re-check the coding against the current transcript")
+    # after them only Snakemake's own closing lines (log path, time, "did not complete")
+    assert all(l.startswith(("Complete log", "Elapsed time", "WorkflowError", "At least one job"))
+               for l in lines[at + 2:]), lines[at + 2:]
+    assert "Traceback" not in proc.stderr
+
+
+# =========================================================================== TSV anchors
+
+
+from qualflow.coding_checks import turn_sha  # noqa: E402
+from test_codebook import make_transcript  # noqa: E402
+
+
+def test_tsv_codings_follow_a_corrected_transcript(study: Path, tmp_path: Path) -> None:
+    """A site corrects alpha.FG1: two turns inserted at the start, a word fixed inside one coded
+    span, the turn with another coding deleted. TSV codings anchored with turn_sha and/or text."""
+    old = transcripts_of(study)["alpha.FG1"]
+    t2, t3, t5 = (old.turn_row(k)["text"] for k in (2, 3, 5))
+    write_tsv(study / "data/codings/coder_a/alpha.FG1.tsv", [
+        ["alpha.FG1", 2, 0, 19, "Community stigma", "People call us mad.", turn_sha(t2)],   # word fixed
+        ["alpha.FG1", 2, 20, 52, "Community stigma", "Nobody sits near us in the taxi.", ""],  # words kept
+        ["alpha.FG1", 3, "", "", "Airtime/transport", "", turn_sha(t3)],                    # turn deleted
+        ["alpha.FG1", 5, "", "", "P1 Mutual", "", turn_sha(t5)],                            # renumbered
+        ["alpha.FG1", 5, 0, 5, "P1 Mutual", "I was", ""],                                   # renumbered, by text
+        ["alpha.FG1", 1, "", "", "P1 Mutual", "", turn_sha(old.turn_row(1)["text"])],       # unchanged: no row
+    ], header=("transcript", "turn", "start", "end", "code", "text", "turn_sha"))
+    corrected = [ALPHA_FG1[0], ("P02", "mh_worker", "speech", "A new first answer."),
+                 ("P02", "mh_worker", "speech", "And a second one."),
+                 ("P01", "psw", "speech", "People call us crazy. Nobody sits near us in the taxi."),
+                 ALPHA_FG1[3], ALPHA_FG1[4]]
+    make_transcript(study, "alpha", "FG1", corrected)
+    o = _stage(study, tmp_path / "o")
+    c = read(o["codings"])
+    got = c[c["coder"] == "coder_a"][["turn", "start", "end", "code"]].values.tolist()
+    assert got == [["4", "22", "54", "community_stigma"], ["6", "0", "5", "mutual"],
+                   ["6", "0", str(len(t5)), "mutual"]]
+    new = transcripts_of(study)["alpha.FG1"]
+    assert new.turn_row(4)["text"][22:54] == "Nobody sits near us in the taxi."    # the same words
+    assert new.turn_row(6)["text"] == t5
+    rv = read(o["reanchor"])
+    assert rv["status"].value_counts().to_dict() == {"moved": 3, "review": 2}
+    for r in rv[rv["status"] == "moved"].itertuples():                          # never the wrong words
+        assert new.turn_row(int(r.new_turn))["text"][int(r.new_start):int(r.new_end)] == r.new_text
+        assert r.old_text in ("", r.new_text)
+    review = rv[rv["status"] == "review"]
+    assert review[["old_turn", "old_text", "new_turn", "new_text"]].values.tolist() == [
+        ["2", "People call us mad.", "2", "A new first answer."],     # what the stated place holds now
+        ["3", "", "3", "And a second one."],
+    ]
+    note = Path(o["summary"]).read_text(encoding="utf-8")
+    assert "3 coding(s) were made on an older version of their transcript and moved" in note
+    assert "2 need review" in note
+    turns = read(o["turns"])
+    assert turns[turns["transcript"] == "alpha.FG1"]["turn_sha"].tolist() == \
+        [turn_sha(x[3]) for x in corrected]
+
+
+def test_valence_is_co_coded_in_the_project_and_read_back(study: Path, tmp_path: Path) -> None:
+    write_tsv(study / "data/codings/coder_a/alpha.FG1.tsv", [
+        ["alpha.FG1", 2, 0, 19, "Community stigma", "barrier"],
+        ["alpha.FG1", 5, "", "", "P1 Mutual", "facilitator"],
+        ["alpha.FG1", 3, "", "", "Airtime/transport", ""],
+    ], header=("transcript", "turn", "start", "end", "code", "valence"))
+    first = _stage(study, tmp_path / "first")
+    proj = read_qdpx(first["project"])
+    valence = {c.guid: c.name for c in proj.codes if c.parent and
+               next(p.name for p in proj.codes if p.guid == c.parent) == "Valence"}
+    assert sorted(valence.values()) == ["barrier", "facilitator", "mixed"]
+    by_sel: dict[str, list[str]] = {}
+    for c in proj.codings:
+        by_sel.setdefault(c.selection_guid, []).append(valence.get(c.code, "code"))
+    assert sorted(sorted(v) for v in by_sel.values()) == [["barrier", "code"], ["code"], ["code", "facilitator"]]
+    lead = tmp_path / "codings"
+    (lead / "lead").mkdir(parents=True)
+    (lead / "lead" / "project.qdpx").write_bytes(Path(first["project"]).read_bytes())
+    again = _stage(study, tmp_path / "again", codings_dir=lead)
+    key = ["transcript", "turn", "coder", "code", "start", "end", "valence"]
+    assert read(first["codings"])[key].values.tolist() == read(again["codings"])[key].values.tolist()
+    assert read(again["codings"])["valence"].tolist() == ["barrier", "", "facilitator"]
+
+
+def test_project_transcripts_carry_their_wave_and_per_wave_groups(study: Path) -> None:
+    import dataclasses
+
+    from qualflow.codebook import CODINGS_COLUMNS, export_codes, load_codebook
+    from qualflow.project_export import study_project
+    from qualflow.refiqda import stable_guid
+    ts = transcripts_of(study)
+    ts["alpha.FG1"] = dataclasses.replace(ts["alpha.FG1"], text=ts["alpha.FG1"].text.replace(
+        "---\nkind:", "---\nwave: post\nkind:", 1))
+    sites = pd.DataFrame({"site": ["beta", "alpha"], "name": ["Betatown", "Alphaville"]})
+    waves = pd.DataFrame({"site": ["alpha", "alpha"], "wave": ["pre", "post"],
+                          "income_group": ["low", "lower-middle"]})
+    proj = study_project(export_codes(load_codebook(study / "config/codebook.yaml")), ts,
+                         {"beta.FG1": 0, "alpha.FG1": 1}, pd.DataFrame(columns=CODINGS_COLUMNS + ["memo"]),
+                         sites, [], {t: stable_guid("s", t) for t in ts}, waves)
+    names = {v.guid: v.name for v in proj.variables}
+    alpha = next(s for s in proj.sources if s.name == "alpha.FG1")
+    assert {names[g]: x for g, x in alpha.values} == {
+        "transcript site": "alpha", "transcript kind": "focus_group", "transcript date": "2018-10-01",
+        "transcript wave": "post", "transcript income_group": "lower-middle"}
+    assert [u.name for u in proj.users] == ["qualflow"] and proj.codings == []

@@ -38,7 +38,8 @@ import pandas as pd
 import yaml
 from rapidfuzz import fuzz, process
 
-from qualflow.coding_checks import align_source, apply_assignments, duplicate_coders, reanchor_table
+from qualflow.coding_checks import (NEUTRAL_USERS, REANCHOR_COLUMNS, align_source, apply_assignments,
+                                    duplicate_coders, reanchor_table, tsv_anchor, valence_of)
 from qualflow.errors import InputError, Problem, raise_if
 from qualflow.project_export import candidate_codes, study_project
 from qualflow.refiqda import Code, Project, Source, read_qdpx, stable_guid, write_qdc, write_qdpx
@@ -67,8 +68,6 @@ THEMES_COLUMNS = ["theme", "label", "description", "n_codes", "n_deductive", "n_
 #: Raw codings after mapping to units, before labels are mapped to codes.
 RAW_COLUMNS = ["coder", "transcript", "turn", "start", "end", "label", "label_path", "source",
                "file", "line", "valence", "memo"]
-#: creatingUser names that are no person (a tool's default, our neutral user): the folder's coder.
-NEUTRAL_USERS = {"qualflow", "default", ""}
 
 TRANSCRIPT_ID = re.compile(r"^(?P<site>[a-z][a-z0-9_]*)\.(?P<name>(?:FG|INT)[1-9][0-9]*)$")
 CODING_FILE_SUFFIXES = (".tsv", ".qdpx")
@@ -516,6 +515,8 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
                 f"{_known(transcripts)}): rename the file <site>.<transcript>.tsv"))
         file_tid = stem
     rows: list[dict] = []
+    anchors: list[dict] = []
+    anchor_cache: dict = {}
     covered: list[str] = [file_tid] if file_tid else []
     for r in df.to_dict("records"):
         line = r["_line"]
@@ -532,6 +533,23 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
             continue
         t = transcripts[tid]
         turn = int(r["turn"])
+        s, e = r.get("start", ""), r.get("end", "")
+        if (s == "") != (e == ""):
+            problems.append(Problem(spath, line, "give both start and end, or neither (the whole "
+                                                 "turn)"))
+            continue
+        if r.get("text", "") or r.get("turn_sha", ""):
+            # an anchored coding: where do its words sit in the current transcript?
+            moved = tsv_anchor(t, turn, s, e, r.get("text", ""), r.get("turn_sha", ""), anchor_cache)
+            if moved is not None:
+                anchors.append({**{k: moved[k] for k in REANCHOR_COLUMNS if k in moved},
+                                "coder": coder, "transcript": tid, "label": r["code"],
+                                "offsets": "turn", "file": spath, "line": line})
+                if moved["status"] == "review":
+                    if tid not in covered:
+                        covered.append(tid)
+                    continue
+                turn, s, e = moved["turn"], str(moved["start"]), str(moved["end"])
         row = t.turn_row(turn)
         if row is None:
             problems.append(Problem(spath, line, (
@@ -540,11 +558,6 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
                 f"{t.tsv_path}")))
             continue
         n = len(row["text"])
-        s, e = r.get("start", ""), r.get("end", "")
-        if (s == "") != (e == ""):
-            problems.append(Problem(spath, line, "give both start and end, or neither (the whole "
-                                                 "turn)"))
-            continue
         start, end = (0, n) if s == "" else (int(s), int(e))
         if start >= end or end > n:
             problems.append(Problem(spath, line, (
@@ -576,8 +589,14 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
                      "label": r["code"], "label_path": "", "source": "tsv", "file": spath,
                      "line": line, "valence": r.get("valence", ""), "memo": r.get("memo", "")})
     raise_if(problems)
+    if anchors:
+        n_rev = sum(a["status"] == "review" for a in anchors)
+        log.warning("%s: %d coding(s) were made on an older version of the transcript: %d moved to "
+                    "the same words, %d need review (their words or turn changed; left out until "
+                    "confirmed, see results/codes/reanchor_review.tsv)", spath, len(anchors),
+                    len(anchors) - n_rev, n_rev)
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS) if rows else _empty_raw()
-    return CodingSet(raw, [(tid, coder, "tsv", spath) for tid in covered])
+    return CodingSet(raw, [(tid, coder, "tsv", spath) for tid in covered], [], anchors)
 
 
 def _known(transcripts: Mapping[str, Transcript]) -> str:
@@ -639,9 +658,13 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
     project = read_qdpx(path)
     users = {u.name for u in project.users}
     paths = _code_paths(project.codes)
+    valence = valence_of(project.codes)
+    sel_valence = {c.selection_guid: valence[c.code] for c in project.codings
+                   if c.code in valence and c.selection_guid}
     by_source: dict[str, list] = {}
     for c in project.codings:
-        by_source.setdefault(c.source, []).append(c)
+        if c.code not in valence:
+            by_source.setdefault(c.source, []).append(c)
 
     problems: list[Problem] = []
     anchors: list[dict] = []
@@ -711,7 +734,8 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
                              "start": int(max(c.start, os_[i]) - os_[i]),
                              "end": int(min(c.end, oe_[i]) - os_[i]),
                              "label": name, "label_path": cpath, "source": "qdpx", "file": spath,
-                             "line": None, "valence": "", "memo": c.memo})
+                             "line": None, "valence": sel_valence.get(c.selection_guid, ""),
+                             "memo": c.memo})
     code_name = {c.guid: paths.get(c.guid, (c.name, c.name))[1] for c in project.codes}
     for a in anchors:
         a["label"] = code_name.get(a["label"], a["label"])
@@ -808,8 +832,9 @@ def map_labels(raw: pd.DataFrame, codebook: Codebook, unmapped: str = "fail",
                                   "suggestion": suggestion, "candidate": cand})
             if unmapped == "fail":
                 hint = (f"did you mean {codebook.code(suggestion).label!r} ({suggestion})? add "
-                        f"{label!r} to its synonyms" if suggestion else
-                        f"add {label!r} to the synonyms of the right code")
+                        f"{label!r} to its synonyms, or add a new code for it to the codebook"
+                        if suggestion else f"add {label!r} to the synonyms of the right code, or "
+                        "add a new code for it to the codebook")
                 in_code = "" if line is not None else (f" (code {label!r} in the project)")
                 problems.append(Problem(first["file"], line, (
                     f"coder {coder}: label {label!r}{in_code} ({len(g)} coding(s)) matches no code "
@@ -923,6 +948,24 @@ def coverage_table(coverage: Sequence[tuple[str, str, str, str]], codings: pd.Da
     return out.reset_index(drop=True)
 
 
+TURNS_COLUMNS = ["site", "transcript", "turn", "speaker", "unit", "turn_sha"]
+
+
+def turns_table(transcripts: Mapping[str, Transcript], order: Mapping[str, int]) -> pd.DataFrame:
+    """results/codes/turns.tsv: every turn with its anchor, for TSV coders to copy into ``turn_sha``
+    (a corrected transcript then moves their codings instead of silently shifting them)."""
+    from qualflow.coding_checks import turn_sha
+    parts = []
+    for tid in sorted(transcripts, key=lambda t: order[t]):
+        t = transcripts[tid]
+        parts.append(pd.DataFrame({
+            "site": t.site, "transcript": tid, "turn": t.turns["turn"].astype("int64"),
+            "speaker": t.turns["speaker"].astype(str),
+            "unit": t.turns["unit"].map({True: "yes", False: "no"}),
+            "turn_sha": [turn_sha(str(x)) for x in t.turns["text"]]}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TURNS_COLUMNS)
+
+
 def summary_markdown(codebook: Codebook, themes: pd.DataFrame, book: pd.DataFrame,
                      coverage: pd.DataFrame, codings: pd.DataFrame, unmapped: pd.DataFrame,
                      counted: Sequence[str] = (), anchors: pd.DataFrame | None = None) -> str:
@@ -1015,12 +1058,13 @@ def _site_order(sites: str | Path | None) -> list[str]:
 def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence[str],
                 transcripts_txt: Sequence[str], codings_dir: str, unmapped: str,
                 outputs: Mapping[str, str], sites: str | None = None, roster: str | None = None,
-                assignments: str | None = None) -> None:
+                assignments: str | None = None, site_waves: str | None = None) -> None:
     """Rule ``codes``: read and check everything, then write every output (nothing on failure).
 
     ``outputs`` keys: codings, codebook, unmapped, coverage, themes, summary, qdc, packet, and
     optionally reanchor (the review table) and project (the whole coded study as .qdpx; its
-    participant cases need ``roster``). ``assignments``: the declared coder × transcript table.
+    participant cases need ``roster``; ``site_waves`` gives transcripts their per-wave groups).
+    ``assignments``: the declared coder × transcript table.
     """
     book = load_codebook(codebook)
     order_sites = _site_order(sites)
@@ -1053,7 +1097,8 @@ def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence
         site_df = read_tsv(sites) if sites else pd.DataFrame()
         project = study_project(export_codes(book) + candidate_codes(candidates), transcripts, order,
                                 with_memo, site_df.drop(columns="_line", errors="ignore"), people,
-                                {s.name: s.guid for s in packet.sources})
+                                {s.name: s.guid for s in packet.sources},
+                                read_tsv(site_waves) if site_waves else None)
 
     write_tsv(codings_df, outputs["codings"])
     write_tsv(book_df, outputs["codebook"])
@@ -1067,6 +1112,8 @@ def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence
         write_tsv(anchors_df, outputs["reanchor"])
     if project is not None:
         write_qdpx(outputs["project"], project)
+    if "turns" in outputs:
+        write_tsv(turns_table(transcripts, order), outputs["turns"])
     for r in coverage_df.itertuples():
         log.info("%s: %s coded %d units (%d codings)", r.transcript, r.coder, r.n_units, r.n_codings)
     log.info("%d codings, %d codes used, %d unmapped labels", len(codings_df),

@@ -9,9 +9,11 @@
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,9 +26,13 @@ from qualflow.refiqda import Coding, Source
 if TYPE_CHECKING:
     from qualflow.codebook import Transcript
 
-__all__ = ["REANCHOR_COLUMNS", "align_source", "apply_assignments", "duplicate_coders", "reanchor_table"]
+__all__ = ["NEUTRAL_USERS", "REANCHOR_COLUMNS", "align_source", "apply_assignments",
+           "check_codings_at_load", "duplicate_coders", "reanchor_table", "tsv_anchor", "turn_sha", "valence_of"]
 
 log = logging.getLogger("qualflow.codebook")
+
+#: creatingUser names that are no person (a tool's default, our neutral user): the folder's coder.
+NEUTRAL_USERS = {"qualflow", "default", ""}
 
 #: results/codes/reanchor_review.tsv: every coding made on another version of its transcript.
 REANCHOR_COLUMNS = ["coder", "transcript", "label", "status", "offsets", "old_turn", "old_start",
@@ -200,3 +206,177 @@ def apply_assignments(coverage: Sequence[tuple[str, str, str, str]],
             log.warning("%s", msg)
             notes.append(msg[0].upper() + msg[1:] + ".")
     return cov, notes, problems
+
+
+def _by_name(name: str, english: Mapping) -> str | None:
+    """A .qdpx source's transcript by its name alone (``kampala.FG2``, ``.en``/``.txt`` allowed)."""
+    n = name.strip()
+    for suffix in (".txt", ".en"):
+        if n.lower().endswith(suffix):
+            n = n[: -len(suffix)]
+    return n if n in english else None
+
+
+def check_codings_at_load(codings_dir: str | Path, codebook, english: Mapping[str, tuple[str, Sequence[int]]],
+                          unmapped: str = "fail") -> list[Problem]:
+    """The codings' problems that need no pseudonymised text, found when the workflow loads.
+
+    ``english`` maps each transcript id (``<site>.<T>``) to the path of its pseudonymised turn table
+    and its turn numbers (turns are numbered in the raw transcript and kept by pseudonymisation).
+    Checks the coder folders, TSV columns, transcript ids, turn numbers, ``start``/``end`` pairs and
+    every label against the codebook (the ``codes`` job's messages, word for word); what needs the
+    pseudonymised text (spans within a turn, quoted text, .qdpx source texts) stays with the job.
+    Linear in the codings: one dict lookup per row.
+    """
+    from qualflow.codebook import (RAW_COLUMNS, TRANSCRIPT_ID, _code_paths, _known, discover_codings,
+                                   map_labels)
+    from qualflow.errors import InputError
+    from qualflow.refiqda import read_qdpx
+    from qualflow.tables import read_tsv
+
+    problems: list[Problem] = []
+    try:
+        files = discover_codings(codings_dir)
+    except InputError as e:
+        return e.problems
+    known = _known(english)
+    turn_sets = {tid: set(turns) for tid, (_p, turns) in english.items()}
+    rows: list[dict] = []
+    cov: list[tuple[str, str, str, str]] = []     # what duplicate_coders needs, by source name only
+    for coder, path in files:
+        try:
+            if path.lower().endswith(".qdpx"):
+                project = read_qdpx(path)
+                paths = _code_paths(project.codes)
+                users = {u.name for u in project.users} - NEUTRAL_USERS
+                names = {s.guid: _by_name(s.name, english) for s in project.sources}
+                valence = valence_of(project.codes)
+                for c in project.codings:
+                    if c.code in valence:
+                        continue
+                    name, cpath = paths.get(c.code, ("", ""))
+                    who = c.coder if c.coder in users else coder
+                    rows.append({"coder": who, "label": name, "label_path": cpath, "file": path,
+                                 "line": None})
+                    if names.get(c.source):
+                        cov.append((names[c.source], who, "qdpx", path))
+                continue
+            df = read_tsv(path, "codings.schema.yaml", allow_empty=True)
+        except InputError as e:
+            problems.extend(e.problems)
+            continue
+        stem = Path(path).name[: -len(".tsv")]
+        file_tid = stem if TRANSCRIPT_ID.match(stem) else None
+        if file_tid and file_tid not in english:
+            problems.append(Problem(path, None, (
+                f"the file is named for transcript {stem!r}, which does not exist (known: {known}): "
+                "rename the file <site>.<transcript>.tsv")))
+            continue
+        for r in df.to_dict("records"):
+            line, tid = r["_line"], r["transcript"]
+            if tid not in english:
+                problems.append(Problem(path, line, (
+                    f"transcript {tid!r} does not exist (known: {known}): use <site>.<transcript> "
+                    "as in results/pseudonymised/<site>/<transcript>.en.tsv")))
+                continue
+            if file_tid and tid != file_tid:
+                problems.append(Problem(path, line, (
+                    f"the row names transcript {tid!r} but the file is {file_tid}'s: move the row "
+                    f"to {tid}.tsv or correct the transcript")))
+                continue
+            turn, (tsv_path, turns) = int(r["turn"]), english[tid]
+            if turn not in turn_sets[tid]:
+                problems.append(Problem(path, line, (
+                    f"turn {turn} does not exist in {tid} (it has turns {min(turns)}-{max(turns)}): "
+                    f"check the turn number against {tsv_path}")))
+                continue
+            if (r.get("start", "") == "") != (r.get("end", "") == ""):
+                problems.append(Problem(path, line, "give both start and end, or neither (the whole "
+                                                    "turn)"))
+                continue
+            rows.append({"coder": coder, "label": r["code"], "label_path": "", "file": path,
+                         "line": line})
+        if file_tid:
+            cov.append((file_tid, coder, "tsv", path))
+    problems.extend(duplicate_coders(list(dict.fromkeys(cov))))
+    if rows and codebook is not None:
+        raw = pd.DataFrame(rows).reindex(columns=RAW_COLUMNS)
+        raw["label_path"] = raw["label_path"].fillna("")
+        try:
+            map_labels(raw, codebook, unmapped)
+        except InputError as e:
+            problems.extend(e.problems)
+    return problems
+
+
+def valence_of(codes: Sequence) -> dict[str, str]:
+    """Code GUID -> valence for the codes under a top-level "Valence" node (our project export's
+    co-coding): their codings give the selection's valence, they are not codes of the codebook."""
+    from qualflow.project_export import VALENCES
+    top = {c.guid for c in codes if c.parent is None and c.name.strip().casefold() == "valence"}
+    return {c.guid: c.name.strip().casefold() for c in codes
+            if c.parent in top and c.name.strip().casefold() in VALENCES}
+
+
+def turn_sha(text: str) -> str:
+    """A turn's anchor for TSV codings: the first 12 hex digits of the SHA-256 of its UTF-8 text, as
+    listed in ``results/codes/turns.tsv`` (the coders' copy of it goes in the ``turn_sha`` column)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def tsv_anchor(t: "Transcript", turn: int, s: str, e: str, quoted: str, sha: str,
+               cache: dict) -> dict | None:
+    """Where a TSV coding with an anchor (``turn_sha`` and/or ``text``) belongs on the current text.
+
+    ``None`` when the anchor holds at the stated turn and span. Else a dict with ``status``
+    ``moved`` (``turn``/``start``/``end`` now point at the same words: the turn was renumbered, or
+    the coded words moved inside the turn or are found exactly once among the participants' turns)
+    or ``review`` (the coded words or the whole coded turn changed: a person decides). Hashes of
+    the transcript's turns are computed once per ``cache`` (one per file).
+    """
+    row = t.turn_row(turn)
+    text = None if row is None else str(row["text"])
+    whole = s == ""
+    start, end = (None, None) if whole else (int(s), int(e))
+
+    def span(txt: str) -> tuple[int, int]:
+        return (0, len(txt)) if whole else (start, end)  # type: ignore[return-value]
+
+    def holds(txt: str | None) -> bool:
+        if txt is None or (sha and turn_sha(txt) != sha):
+            return False
+        a, b = span(txt)
+        return b <= len(txt) and (not quoted or txt[a:b] == quoted)
+
+    old = {"old_turn": turn, "old_start": "" if whole else start, "old_end": "" if whole else end,
+           "old_text": quoted}
+    if holds(text):
+        return None
+    if "units" not in cache:
+        units = t.turns[t.turns["unit"].astype(bool)]
+        cache["units"] = [(int(x), str(y)) for x, y in zip(units["turn"], units["text"])]
+        cache["shas"] = {}
+        for x, y in cache["units"]:
+            cache["shas"].setdefault(turn_sha(y), []).append(x)
+    texts = dict(cache["units"])
+
+    def moved(nt: int, a: int, b: int) -> dict:
+        return {**old, "status": "moved", "turn": nt, "start": a, "end": b,
+                "new_turn": nt, "new_start": a, "new_end": b, "new_text": texts[nt][a:b]}
+
+    if sha and len(cache["shas"].get(sha, [])) == 1:           # the same turn, renumbered
+        nt = cache["shas"][sha][0]
+        if holds(texts[nt]):
+            return moved(nt, *span(texts[nt]))
+    if quoted:                                                  # the same words, moved
+        if text is not None and text.count(quoted) == 1 and turn in texts:
+            i = text.index(quoted)
+            return moved(turn, i, i + len(quoted))
+        hits = [(x, y.index(quoted)) for x, y in cache["units"] if quoted in y]
+        if len(hits) == 1 and sum(y.count(quoted) for _x, y in cache["units"]) == 1:
+            x, i = hits[0]
+            return moved(x, i, i + len(quoted))
+    a, b = (0, len(text)) if text is not None and whole else (start or 0, end or 0)
+    return {**old, "status": "review", "new_turn": turn if text is not None else "",
+            "new_start": a if text is not None else "", "new_end": b if text is not None else "",
+            "new_text": text[a:b] if text is not None else ""}

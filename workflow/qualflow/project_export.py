@@ -33,12 +33,27 @@ if TYPE_CHECKING:
     from qualflow.codebook import CodeDef, Transcript
     from qualflow.study import Person
 
-__all__ = ["NEUTRAL_USER", "candidate_codes", "front_matter", "study_project"]
+__all__ = ["NEUTRAL_USER", "VALENCE", "VALENCES", "candidate_codes", "front_matter", "study_project",
+           "valence_codes"]
 
 NEUTRAL_USER = "qualflow"
 #: Roster columns that describe a participant without identifying them (name and aliases never).
 PARTICIPANT_FIELDS = ("role", "gender", "label")
 CANDIDATE_COLOUR = "#999999"
+#: Valence of a coded passage (codings.tsv ``valence``), co-coded on the selection as a code under a
+#: non-codable "Valence" parent, so it can be filtered and crossed with the codes in any tool.
+VALENCE = "Valence"
+VALENCES = ("facilitator", "barrier", "mixed")
+VALENCE_COLOURS = {"facilitator": "#1B9E77", "barrier": "#D95F02", "mixed": "#7570B3"}
+
+
+def valence_codes() -> list[Code]:
+    """The valence parent and its three codes (GUIDs fixed, so every export agrees)."""
+    parent = stable_guid("qualflow-theme", "__valence__")
+    return [Code(parent, VALENCE, None, "Whether the coded passage describes its code as a "
+                 "facilitator, a barrier, or mixed (codings.tsv valence)", "#666666", False)] + [
+        Code(stable_guid("qualflow-valence", v), v, parent, f"valence: {v}", VALENCE_COLOURS[v], True)
+        for v in VALENCES]
 
 
 def candidate_codes(candidates: Sequence["CodeDef"]) -> list[Code]:
@@ -81,9 +96,12 @@ class _Vars:
 
 def study_project(codes: Sequence[Code], transcripts: Mapping[str, "Transcript"],
                   order: Mapping[str, int], codings: pd.DataFrame, sites: pd.DataFrame,
-                  people: Sequence["Person"], source_guid: Mapping[str, str]) -> Project:
+                  people: Sequence["Person"], source_guid: Mapping[str, str],
+                  site_waves: pd.DataFrame | None = None) -> Project:
     """The whole coded study as a :class:`Project` (see the module docstring).
 
+    ``site_waves`` (site, wave, one column per per-wave group) gives each transcript its site's
+    groups at the transcript's wave, as ``transcript <group>`` variables.
     ``codings`` is codings.tsv with a ``memo`` column; ``source_guid`` maps transcript ids to the
     coding packet's source GUIDs; ``codes`` are the exported codes, whose GUIDs derive from the code
     ids (``stable_guid("qualflow-code", id)``, as :func:`qualflow.codebook.export_codes` makes them).
@@ -92,6 +110,11 @@ def study_project(codes: Sequence[Code], transcripts: Mapping[str, "Transcript"]
     v = _Vars()
     site_rows = {str(r["site"]): r for r in sites.to_dict("records")} if len(sites) else {}
 
+    per_wave: dict[tuple[str, str], dict[str, str]] = {}
+    if site_waves is not None and len(site_waves):
+        for r in site_waves.to_dict("records"):
+            per_wave[(str(r["site"]), str(r["wave"]))] = {
+                k: "" if pd.isna(x) else str(x) for k, x in r.items() if k not in ("site", "wave", "_line")}
     speakers: dict[str, set[str]] = {}
     waves: dict[str, str] = {}
     sources = []
@@ -103,6 +126,8 @@ def study_project(codes: Sequence[Code], transcripts: Mapping[str, "Transcript"]
         vals = [v.value("transcript site", t.site), v.value("transcript kind", meta.get("kind", "")),
                 v.value("transcript date", meta.get("date", "")),
                 v.value("transcript wave", meta.get("wave", ""))]
+        at_wave = per_wave.get((t.site, meta.get("wave", "")), {})
+        vals += [v.value(f"transcript {k}", x) for k, x in at_wave.items()]
         sources.append(Source(source_guid[tid], tid, t.text, values=tuple(vals)))
 
     cases: list[Case] = []
@@ -132,10 +157,16 @@ def study_project(codes: Sequence[Code], transcripts: Mapping[str, "Transcript"]
         row = t.turn_row(int(r.turn))
         base = int(row["offset_start"])
         memo = "" if pd.isna(getattr(r, "memo", "")) else str(getattr(r, "memo", ""))
+        val = getattr(r, "valence", "")
+        val = "" if pd.isna(val) else str(val)
+        also = (stable_guid("qualflow-valence", val),) if val in VALENCES else ()
         out.append(Coding(source_guid[r.transcript], base + int(r.start), base + int(r.end),
-                          stable_guid("qualflow-code", r.code), str(r.coder), memo=memo))
+                          stable_guid("qualflow-code", r.code), str(r.coder), memo=memo, also=also))
     coders = sorted(set(codings["coder"].astype(str))) if len(codings) else []
     users = [User(stable_guid("qualflow-user", NEUTRAL_USER), NEUTRAL_USER)]
     users += [User(stable_guid("qualflow-user", c), c) for c in coders if c != NEUTRAL_USER]
-    return Project(name="qualflow study project", origin="qualflow", users=users, codes=list(codes),
+    codes = list(codes)
+    if any(c.also for c in out):
+        codes += valence_codes()
+    return Project(name="qualflow study project", origin="qualflow", users=users, codes=codes,
                    sources=sources, codings=out, variables=list(v.declared.values()), cases=cases)

@@ -125,6 +125,8 @@ class Coding:
     coder: str | None
     selection_guid: str = ""
     memo: str = ""
+    #: further codes on the same selection (co-coding, e.g. a valence code); written, not read
+    also: tuple[str, ...] = ()
 
 
 @dataclass
@@ -704,6 +706,14 @@ def project_xml(project: Project) -> bytes:
                 if coder_guid:
                     cod.set("creatingUser", coder_guid)
                 etree.SubElement(cod, f"{{{ns}}}CodeRef", targetGUID=c.code)
+                for extra in c.also:
+                    if _guid_key(extra) not in code_keys:
+                        raise ValueError(f"a coding refers to code {extra}, which is not in the codebook")
+                    cod = etree.SubElement(sel, f"{{{ns}}}Coding")
+                    cod.set("guid", stable_guid("coding", sel_guid, extra))
+                    if coder_guid:
+                        cod.set("creatingUser", coder_guid)
+                    etree.SubElement(cod, f"{{{ns}}}CodeRef", targetGUID=extra)
             values(ts, s.values, f"source {s.name!r}")
     return _xml_bytes(root)
 

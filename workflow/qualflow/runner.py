@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Callable
 
 from .errors import InputError
@@ -40,3 +41,19 @@ def run(main: Callable[[], None], log_path: str | None = None) -> None:
     except Exception:
         log.exception("unexpected error (a bug in qualflow: please report it with this log)")
         raise
+
+
+def job_input_errors(log_dir: str | Path, since: float) -> list[str]:
+    """The user-input problems the failed jobs of this run logged (``run`` logs each as one ERROR
+    line), oldest log first: what the Snakefile's ``onerror`` prints last, alone, so they are not
+    buried in Snakemake's exception report. ``since``: the run's start (older logs are stale)."""
+    marker = " ERROR qualflow: "
+    out: list[str] = []
+    logs = [p for p in Path(log_dir).rglob("*.log") if p.is_file() and p.stat().st_mtime >= since]
+    for p in sorted(logs, key=lambda p: (p.stat().st_mtime, str(p))):
+        for line in p.read_text(encoding="utf-8", errors="replace").splitlines():
+            if marker in line and "unexpected error" not in line:
+                msg = line.split(marker, 1)[1]
+                if msg not in out:
+                    out.append(msg)
+    return out

@@ -2,7 +2,8 @@
 
 Runs when the Snakefile is loaded (and from tests): sites, roster and identifiers against their
 schemas and each other, transcript discovery (naming, sites, English counterparts), every transcript
-parsed, and every speaker resolved to the roster. Problems are collected across files, so the user
+parsed, every speaker resolved to the roster, and the coders' codings (coder folders, transcripts,
+turns, labels against the codebook). Problems are collected across files, so the user
 sees every line to fix at once.
 """
 from __future__ import annotations
@@ -74,10 +75,11 @@ def load_study(config: dict, base: str | Path = ".", config_path: str | Path | N
             problems.extend(e.problems)
     if people:
         problems.extend(check_roles(people, design, p("roster")))
+    book = None
     if config.get("codebook"):
         from .codebook import load_codebook   # stage 1 checks the codebook too, before any job runs
         try:
-            load_codebook(p("codebook"))
+            book = load_codebook(p("codebook"))
         except InputError as e:
             problems.extend(e.problems)
     languages = {r.site: r.languages.split(",") for r in sites.itertuples()}
@@ -100,9 +102,27 @@ def load_study(config: dict, base: str | Path = ".", config_path: str | Path | N
         if people:
             problems.extend(check_speakers(src.site, src.transcript, t.turns, src.path, index))
     problems.extend(_wave_mismatches(transcripts.values(), design))
+    if book is not None and config.get("codings_dir"):
+        problems.extend(_codings_problems(config, p("codings_dir"), book, transcripts))
     if problems:
         raise InputError.collect(problems)
     return Study(config, sites, people, identifiers, sources, transcripts, design, site_waves)
+
+
+def _codings_problems(config: dict, codings_dir: Path, book, transcripts: dict[str, Transcript]) -> list[Problem]:
+    """The coders' files checked at load like every other input (labels, transcripts, turns), so
+    ``snakemake -n`` reports them before any job; the ``codes`` job checks what needs the
+    pseudonymised text. Turn numbers are the raw transcript's, which pseudonymisation keeps."""
+    from .coding_checks import check_codings_at_load   # the codes stage's own checks and messages
+
+    en = config.get("english", "en")
+    english = {f"{t.site}.{t.transcript}": (f"results/pseudonymised/{t.site}/{t.transcript}.{en}.tsv",
+                                            [x.turn for x in t.turns])
+               for t in transcripts.values() if t.lang == en}
+    if not codings_dir.is_dir():
+        return []
+    return check_codings_at_load(codings_dir, book, english,
+                                 (config.get("codes") or {}).get("unmapped", "fail"))
 
 
 def _wave_mismatches(transcripts, design: Design) -> list[Problem]:

@@ -21,6 +21,8 @@ rule codes:
         # participant cases of project.qdpx: pseudonym, role, gender, label (never a name)
         roster=config["roster"],
         assignments=[ASSIGNMENTS] if ASSIGNMENTS else [],
+        # per-wave groups (e.g. income group at each wave) as transcript variables in project.qdpx
+        site_waves=[config["site_waves"]] if config.get("site_waves") else [],
         transcripts_tsv=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
         transcripts_txt=[f for site in SITES for f in pseudonymised(site, "txt", EN)],
     output:
@@ -45,6 +47,7 @@ rule codes:
         qdc="results/codes/codebook.qdc",
         packet="results/codes/coding_packet.qdpx",
         project="results/codes/project.qdpx",
+        turns="results/codes/turns.tsv",
         reanchor=report(
             "results/codes/reanchor_review.tsv",
             caption="../report/codes_reanchor.rst",

@@ -108,3 +108,21 @@ def manifest_inputs():
     res = config.get("translation_resolutions", "")
     files += [res] if res and Path(res).exists() else []
     return [f for f in dict.fromkeys(files) if Path(f).exists()]
+
+
+# A job's user-input problems are printed again as the run's last lines, alone (Snakemake's own
+# report of the failed job comes first and is long); most are caught at load, above.
+import time as _time
+
+from qualflow.runner import job_input_errors
+
+_RUN_START = _time.time()
+
+
+onerror:
+    _problems = job_input_errors("logs", _RUN_START)
+    if _problems:
+        print("", file=sys.stderr)
+        print(f"qualflow: {len(_problems)} input problem(s) stopped the run:", file=sys.stderr)
+        for _p in _problems:
+            print(_p, file=sys.stderr)

@@ -12,5 +12,6 @@ run(lambda: codes_stage(snakemake.input.codebook, snakemake.input.codings,  # no
                         snakemake.params.codings_dir, snakemake.params.unmapped,  # noqa: F821
                         dict(snakemake.output.items()), sites=snakemake.input.sites,  # noqa: F821
                         roster=snakemake.input.roster,  # noqa: F821
-                        assignments=(list(snakemake.input.assignments) or [None])[0]),  # noqa: F821
+                        assignments=(list(snakemake.input.assignments) or [None])[0],  # noqa: F821
+                        site_waves=(list(snakemake.input.site_waves) or [None])[0]),  # noqa: F821
     snakemake.log[0])  # noqa: F821
