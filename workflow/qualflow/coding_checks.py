@@ -71,7 +71,8 @@ def align_source(s: Source, t: Transcript, codings: list[Coding], coder: str, sp
     out: list[Coding] = []
     n_moved = n_review = 0
     for c, m, a in zip(codings, moved, reanchor(old, t.text, [(m.start, m.end) for m in moved])):
-        row = {"coder": c.coder or coder, "transcript": t.id, "label": c.code, "status": a.status,
+        row = {"coder": coder if c.coder in NEUTRAL_USERS or c.coder is None else c.coder,
+               "transcript": t.id, "label": c.code, "status": a.status,
                "offsets": "source", "old_turn": "", "old_start": m.start, "old_end": m.end,
                "old_text": old[m.start:m.end], "new_turn": _turn_at(t, a.start),
                "new_start": a.start, "new_end": a.end, "new_text": t.text[a.start:a.end],
@@ -117,13 +118,13 @@ def reanchor_table(anchors: Sequence[dict], order: Mapping[str, int]) -> pd.Data
     ``moved`` (its text is unchanged; now at ``new_*``) or ``review`` (left out until a person
     re-codes it on the current transcript)."""
     out = pd.DataFrame(list(anchors), columns=REANCHOR_COLUMNS)
+    for col in ("old_turn", "old_start", "old_end", "new_turn", "new_start", "new_end", "line"):
+        out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
     if len(out):
         out["_t"] = out["transcript"].map(order)
         out["_s"] = out["status"].map({"review": 0, "moved": 1})
         out = out.sort_values(["_s", "_t", "coder", "file", "old_start", "old_end", "label"],
                               kind="stable").drop(columns=["_t", "_s"])
-    for col in ("old_turn", "new_turn", "line"):
-        out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
     return out.reset_index(drop=True)
 
 
