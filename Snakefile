@@ -33,6 +33,7 @@ onsuccess:
 
 onerror:
     run_state.run_failed(log)
+    print_job_input_errors()  # workflow/rules/common.smk: the failed jobs' input problems, last
 
 
 include: "workflow/rules/common.smk"

@@ -111,7 +111,8 @@ def manifest_inputs():
 
 
 # A job's user-input problems are printed again as the run's last lines, alone (Snakemake's own
-# report of the failed job comes first and is long); most are caught at load, above.
+# report of the failed job comes first and is long); most are caught at load, above. The Snakefile's
+# `onerror` calls this after marking results/ invalid.
 import time as _time
 
 from qualflow.runner import job_input_errors
@@ -119,10 +120,10 @@ from qualflow.runner import job_input_errors
 _RUN_START = _time.time()
 
 
-onerror:
-    _problems = job_input_errors("logs", _RUN_START)
-    if _problems:
+def print_job_input_errors():
+    problems = job_input_errors("logs", _RUN_START)
+    if problems:
         print("", file=sys.stderr)
-        print(f"qualflow: {len(_problems)} input problem(s) stopped the run:", file=sys.stderr)
-        for _p in _problems:
-            print(_p, file=sys.stderr)
+        print(f"qualflow: {len(problems)} input problem(s) stopped the run:", file=sys.stderr)
+        for p in problems:
+            print(p, file=sys.stderr)
