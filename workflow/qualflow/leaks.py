@@ -29,6 +29,7 @@ from rapidfuzz.distance import JaroWinkler
 from .affixes import LanguageAffixes, language_rules
 from .errors import Problem, raise_if
 from .names import AffixRules, Entry, Matcher
+from .leak_context import MARKUP_SUFFIXES, Decision, FixedText, blank_markup, context, read_decisions, same_place
 from .names import INVISIBLE
 from .study import Identifier, Person, read_identifiers, read_roster, read_sites
 from .tables import write_tsv
@@ -81,7 +82,9 @@ def file_texts(path: Path) -> list[tuple[str, str]]:
     if data.startswith(b"\x89PNG"):
         return [(str(path), _png_text(data))]
     text = data.decode("utf-8", "replace")
-    if path.suffix.lower() in {".html", ".htm", ".svg", ".xml", ".ipynb", ".qde"}:
+    if path.suffix.lower() in MARKUP_SUFFIXES:
+        text = blank_markup(text)   # tag and attribute names are the format's words, not data (<meta>)
+    if path.suffix.lower() in MARKUP_SUFFIXES | {".ipynb"}:
         # Entities (&#1502;) would hide Hebrew names from a plain scan.
         text = text + "\n" + html.unescape(text)
     return [(str(path), text)]
@@ -92,6 +95,8 @@ class GateResult:
     hits: pd.DataFrame          # HIT_COLUMNS plus rule, where, site, lang (the message uses them)
     near: pd.DataFrame
     files: int
+    waived: pd.DataFrame | None = None   # hits a reviewed decision waived (same columns + decision line)
+    fixed: int = 0                       # occurrences inside the pipeline's own fixed text, not counted
 
 
 @dataclass(frozen=True)
@@ -145,11 +150,20 @@ def _key_site(key: str) -> str:
 
 
 def scan(paths: list[Path], entries: list[Entry], near_threshold: float = 0.92,
-         scope: Scope | None = None) -> GateResult:
-    """Find name hits (fail-safe: affixed and partial forms too) and near misses in the given files."""
+         scope: Scope | None = None, decisions: list[Decision] | None = None) -> GateResult:
+    """Find name hits (fail-safe: affixed and partial forms too) and near misses in the given files.
+
+    Not counted: occurrences inside the pipeline's own fixed text (leak_context.FixedText, built only
+    when there is a hit to judge). Waived: hits in another site's text that a reviewed decision covers
+    (key, site, language), and hits in outputs of no known language that repeat such a waived
+    occurrence (the review page quotes the site's turns). Own-site hits are never waived.
+    """
     scope = scope or Scope({}, language_rules(None))
     matcher = Matcher(entries, AffixRules(scope.rules))
     strict_all = bool(scope.unruled())
+    decided = {(d.key, d.site, d.language): d for d in decisions or []}
+    fixed: FixedText | None = None
+    n_fixed = 0
     hits = []
     single = sorted({e.form for e in entries if " " not in e.form and len(e.form) >= 5})
     form_key = {e.form: e.key for e in entries}
@@ -161,18 +175,50 @@ def scan(paths: list[Path], entries: list[Entry], near_threshold: float = 0.92,
             for m in matcher.find(text, fail_safe=True, strict=strict):
                 if m.rule == "partial" and _ordinary(text, m, {lang} if lang else scope.languages):
                     continue   # a frequent word of the language that starts like the name (משהו, not משה)
+                if fixed is None:
+                    fixed = FixedText(matcher)
+                if fixed.covers(m.entry.key, text, m.name_start, m.name_end):
+                    n_fixed += 1   # the pipeline's own words (a citation, a heading, code), not data
+                    continue
                 line = text.count("\n", 0, m.start) + 1
                 key_site = _key_site(m.entry.key)
                 where = ("study" if not site else
                          "own_site" if key_site in {site, "*"} else "other_site")
                 hits.append({"file": label, "line": line, "key": m.entry.key, "category": m.entry.category,
-                             "rule": m.rule, "where": where, "site": site, "lang": lang})
+                             "rule": m.rule, "where": where, "site": site, "lang": lang,
+                             "ctx": context(text, m.name_start, m.name_end)})
             for tm in _TOKEN.finditer(text):
                 tokens.setdefault(tm.group(), (label, tm.start(), text))
+    kept, waived = _apply_decisions(hits, decided)
     near_rows = _near_misses(tokens, single, form_key, near_threshold)
-    hit_df = pd.DataFrame(hits, columns=HIT_COLUMNS + ["rule", "where", "site", "lang"]).drop_duplicates()
+    cols = HIT_COLUMNS + ["rule", "where", "site", "lang"]
+    hit_df = pd.DataFrame(kept, columns=cols).drop_duplicates()
+    waived_df = pd.DataFrame(waived, columns=cols + ["decision_line"]).drop_duplicates()
     near_df = pd.DataFrame(near_rows, columns=NEAR_COLUMNS).sort_values(["file", "token", "form"])
-    return GateResult(hit_df.sort_values(["file", "line", "key"], kind="stable"), near_df, len(paths))
+    return GateResult(hit_df.sort_values(["file", "line", "key"], kind="stable"), near_df, len(paths),
+                      waived_df.sort_values(["file", "line", "key"], kind="stable"), n_fixed)
+
+
+def _apply_decisions(hits: list[dict], decided: dict[tuple[str, str, str], Decision]) -> tuple[list[dict], list[dict]]:
+    """Split hits into kept and waived; a study-wide copy is waived only where it repeats a waived place."""
+    kept, waived = [], []
+    places: dict[str, list[tuple[tuple[str, str], int]]] = {}
+    rest = []
+    for h in hits:
+        d = decided.get((h["key"], h["site"], h["lang"])) if h["where"] == "other_site" else None
+        if d is not None:
+            waived.append({**h, "decision_line": d.line})
+            places.setdefault(h["key"], []).append((h["ctx"], d.line))
+        else:
+            rest.append(h)
+    for h in rest:
+        if h["where"] != "own_site" and not h["lang"]:
+            match = [line for ctx, line in places.get(h["key"], []) if same_place(h["ctx"], [ctx])]
+            if match:
+                waived.append({**h, "decision_line": match[0]})
+                continue
+        kept.append(h)
+    return kept, waived
 
 
 _TOKEN = regex.compile(r"\p{L}[\p{L}\p{M}'’-]{4,29}(?![\p{L}\p{M}])")
@@ -258,19 +304,49 @@ def leak_problems(hits: pd.DataFrame, scope: Scope | None = None) -> list[Proble
             for r in first.itertuples()]
 
 
-def run_gate(sites_path: str, roster_path: str, identifiers_path: str, files: list[str],
-             out_hits: str, out_near: str, affixes: dict | None = None, english: str = "en") -> None:
-    """The workflow's last step: fail with one line per leak, else write the (empty) leak table."""
+DECISION_SUMMARY = ["key", "site", "language", "decision", "waived", "files"]
+
+
+def decision_summary(decisions: list[Decision], waived: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per reviewed decision and how many hits it waived (key ids only, no reason text)."""
+    rows = []
+    for d in decisions:
+        w = waived[waived["decision_line"] == d.line] if waived is not None and len(waived) else waived
+        n = 0 if w is None else len(w)
+        files = 0 if w is None or not n else w["file"].nunique()
+        rows.append({"key": d.key, "site": d.site, "language": d.language, "decision": d.decision,
+                     "waived": n, "files": files})
+    return pd.DataFrame(rows, columns=DECISION_SUMMARY)
+
+
+def gate(sites_path, roster_path, identifiers_path, files: list[Path], affixes: dict | None = None,
+         english: str = "en", decisions_path: str | Path | None = None) -> tuple[GateResult, Scope, list[Decision]]:
+    """Load the study's names, scope and reviewed decisions, and scan ``files``."""
     sites = read_sites(sites_path)
     scope = study_scope(sites, affixes, english)
     if scope.unruled():
         log.warning("no affix rules for %s: names at the start of a longer word in that text count as hits "
                     "(add `affixes:` for the language in config/config.yaml)", ", ".join(scope.unruled()))
-    result = scan([Path(f) for f in files], load_entries(sites_path, roster_path, identifiers_path), scope=scope)
+    entries = load_entries(sites_path, roster_path, identifiers_path)
+    decisions = read_decisions(decisions_path, scope.site_languages, {e.key for e in entries})
+    result = scan(files, entries, scope=scope, decisions=decisions)
+    log.info("leak gate: %d files scanned, %d hits, %d waived by %d reviewed decision(s), %d in the pipeline's "
+             "own text, %d near misses (restricted/)", result.files, len(result.hits), len(result.waived),
+             len(decisions), result.fixed, len(result.near))
+    return result, scope, decisions
+
+
+def run_gate(sites_path: str, roster_path: str, identifiers_path: str, files: list[str],
+             out_hits: str, out_near: str, affixes: dict | None = None, english: str = "en",
+             decisions_path: str | None = None, out_decisions: str | None = None) -> None:
+    """The workflow's last step: fail with one line per leak, else write the (empty) leak table and
+    the reviewed decisions with the number of hits each waived (the manifest records them)."""
+    result, scope, decisions = gate(sites_path, roster_path, identifiers_path, [Path(f) for f in files],
+                                    affixes, english, decisions_path)
     write_tsv(result.near, out_near)
-    log.info("leak gate: %d files scanned, %d exact hits, %d near misses (restricted/)",
-             result.files, len(result.hits), len(result.near))
     raise_if(leak_problems(result.hits, scope))
+    if out_decisions:
+        write_tsv(decision_summary(decisions, result.waived), out_decisions)
     write_tsv(result.hits[HIT_COLUMNS], out_hits)
 
 
@@ -294,21 +370,21 @@ def main(argv: list[str] | None = None) -> int:
     for p in map(Path, args.paths):
         files.extend(results_files(p) if p.is_dir() else [p])
 
-    def gate() -> None:
-        sites_path = config.get("sites", "config/sites.tsv")
-        entries = load_entries(sites_path, config.get("roster", "data/restricted/roster.tsv"),
-                               config.get("identifiers", "data/restricted/identifiers.tsv"))
-        scope = study_scope(read_sites(sites_path), config.get("affixes"), config.get("english", "en"))
-        result = scan(files, entries, scope=scope)
+    def check() -> None:
+        result, scope, _ = gate(config.get("sites", "config/sites.tsv"),
+                                config.get("roster", "data/restricted/roster.tsv"),
+                                config.get("identifiers", "data/restricted/identifiers.tsv"), files,
+                                config.get("affixes"), config.get("english", "en"),
+                                config.get("gate_decisions", DECISIONS_HINT))
         # A near miss (a spelling close to a name) is itself identifying: it goes to restricted/, and
         # the console names only the file (the workflow's own gate writes restricted/leak_near_misses.tsv).
         write_tsv(result.near, near_out)
-        log.info("leak gate: %d files scanned, %d exact hits, %d near misses (spellings close to a name; "
-                 "check them) in %s", result.files, len(result.hits), len(result.near), near_out)
+        log.info("leak gate: %d near misses (spellings close to a name; check them) in %s",
+                 len(result.near), near_out)
         raise_if(leak_problems(result.hits, scope))
 
     from .runner import run
-    run(gate)   # prints one line per problem and exits 1 on a leak or a bad roster
+    run(check)   # prints one line per problem and exits 1 on a leak or a bad roster
     return 0
 
 

@@ -25,13 +25,20 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def build_manifest(inputs: list[str], outputs: list[str], config: dict) -> pd.DataFrame:
-    """One row per file (section input|output), package, Python and the config."""
+def build_manifest(inputs: list[str], outputs: list[str], config: dict,
+                   decisions: str | None = None) -> pd.DataFrame:
+    """One row per file (section input|output), reviewed gate decision, package, Python and the config."""
     rows = []
     for section, files in (("input", inputs), ("output", outputs)):
         for f in sorted(set(map(str, files))):
             rows.append({"section": section, "name": f, "sha256": sha256_file(f), "bytes": Path(f).stat().st_size,
                          "version": ""})
+    if decisions and Path(decisions).exists():
+        # Each reviewed decision the leak gate honoured: key id and scope (never the reason text, which
+        # may quote the word), with the number of hits it waived.
+        for d in pd.read_csv(decisions, sep="\t", dtype=str, keep_default_na=False).itertuples():
+            rows.append({"section": "decision", "name": f"{d.key} {d.site}/{d.language}", "sha256": "",
+                         "bytes": d.waived, "version": d.decision})
     for pkg in PACKAGES:
         try:
             version = metadata.version(pkg)
@@ -44,5 +51,6 @@ def build_manifest(inputs: list[str], outputs: list[str], config: dict) -> pd.Da
     return pd.DataFrame(rows, columns=["section", "name", "sha256", "bytes", "version"])
 
 
-def write_manifest(inputs: list[str], outputs: list[str], config: dict, out: str) -> None:
-    write_tsv(build_manifest(inputs, [o for o in outputs if str(o) != str(out)], config), out)
+def write_manifest(inputs: list[str], outputs: list[str], config: dict, out: str,
+                   decisions: str | None = None) -> None:
+    write_tsv(build_manifest(inputs, [o for o in outputs if str(o) != str(out)], config, decisions), out)

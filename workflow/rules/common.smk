@@ -107,6 +107,7 @@ def manifest_inputs():
     files += [ASSIGNMENTS] if ASSIGNMENTS else []
     res = config.get("translation_resolutions", "")
     files += [res] if res and Path(res).exists() else []
+    files += [config["gate_decisions"]] if config.get("gate_decisions") else []  # reviewed gate decisions
     return [f for f in dict.fromkeys(files) if Path(f).exists()]
 
 

@@ -6,14 +6,20 @@ GATED = sorted(
 )
 
 
+# Reviewed decisions on cross-site hits (optional; restricted): an input only when the file exists.
+GATE_DECISIONS = [f for f in [config.get("gate_decisions", "")] if f and Path(f).exists()]
+
+
 rule leak_check:
     input:
         sites=config["sites"],
         roster=config["roster"],
         identifiers=config["identifiers"],
+        decisions=GATE_DECISIONS,
         files=GATED,
     output:
         hits="results/leak_check.tsv",
+        decisions="results/leak_decisions.tsv",
         near=f"{RESTRICTED}/leak_near_misses.tsv",
     params:
         affixes=config.get("affixes", {}),
@@ -29,7 +35,8 @@ rule leak_check:
 rule manifest:
     input:
         data=manifest_inputs(),
-        outputs=GATED + ["results/leak_check.tsv"],
+        outputs=GATED + ["results/leak_check.tsv", "results/leak_decisions.tsv"],
+        decisions="results/leak_decisions.tsv",
     output:
         "results/manifest.tsv",
     log:

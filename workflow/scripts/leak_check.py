@@ -9,5 +9,5 @@ from qualflow.runner import run
 
 i, o = snakemake.input, snakemake.output  # noqa: F821
 p = snakemake.params  # noqa: F821
-run(lambda: run_gate(i.sites, i.roster, i.identifiers, list(i.files), o.hits, o.near, p.affixes, p.english),
-    snakemake.log[0])  # noqa: F821
+run(lambda: run_gate(i.sites, i.roster, i.identifiers, list(i.files), o.hits, o.near, p.affixes, p.english,
+                     i.decisions[0] if i.decisions else None, o.decisions), snakemake.log[0])  # noqa: F821

@@ -8,4 +8,5 @@ from qualflow.manifest import write_manifest
 from qualflow.runner import run
 
 run(lambda: write_manifest(list(snakemake.input.data), list(snakemake.input.outputs),  # noqa: F821
-                           dict(snakemake.config), snakemake.output[0]), snakemake.log[0])  # noqa: F821
+                           dict(snakemake.config), snakemake.output[0],  # noqa: F821
+                           snakemake.input.decisions), snakemake.log[0])  # noqa: F821
