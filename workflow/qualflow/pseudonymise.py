@@ -5,7 +5,7 @@ parties, places, hospitals and organisations become ``[TP03]``, ``[PLACE_01]``, 
 ``[ORG_01]``, numbered per site in the order of identifiers.tsv (site rows, then ``*`` rows), so a
 placeholder never changes when a transcript is added and is identical in the local and English files.
 E-mail addresses and phone numbers become ``[EMAIL]`` and ``[PHONE]``. The key, the replacement log and
-the list of capitalised tokens a person should review go to restricted/, never results/.
+the list of words a person should review (qualflow.candidates) go to restricted/, never results/.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import pandas as pd
 import regex
 
 from .affixes import language_rules
+from .candidates import review_candidates  # noqa: F401  (re-exported: the stage's review list)
 from .names import AffixRules, Entry, Matcher
 from .study import Identifier, Person, SpeakerIndex, read_identifiers, read_roster, read_sites
 from .tables import read_results_tsv, write_text, write_tsv
@@ -28,16 +29,6 @@ PREFIX = {"person": "TP", "place": "PLACE_", "hospital": "HOSPITAL_", "organisat
 EMAIL = regex.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = regex.compile(r"(?<![\w+])\+?\d(?:[\d \-/().]{6,}\d)(?!\w)")
 TURN_COLUMNS = ["turn", "speaker", "text", "line", "kind", "timestamp", "role", "offset_start", "offset_end"]
-# Capitalised words that are not names in any transcript of this kind of study.
-COMMON_CAPITALS = {
-    "i", "god", "psw", "psws", "western", "mr", "mrs", "ms", "dr", "okay", "ok", "yes", "no",
-    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
-    "january", "february", "march", "april", "may", "june", "july", "august", "september",
-    "october", "november", "december", "english", "german", "hebrew", "kiswahili", "swahili", "luganda",
-    "africa", "european", "europe", "christian", "muslim", "islam", "bible", "quran",
-}
-
-
 @dataclass(frozen=True)
 class KeyRow:
     """One line of the pseudonym key (restricted)."""
@@ -142,56 +133,6 @@ def pseudonymise_transcript(turns: pd.DataFrame, site: str, index: SpeakerIndex,
     return pd.DataFrame(rows, columns=TURN_COLUMNS[:-2]), log_rows
 
 
-_CAP = regex.compile(r"\p{Lu}[\p{Ll}\p{M}]+(?:[-'’]\p{L}+)*")
-_SENTENCE_END = set(".!?:;\"“”„‘’«»()[]—–-…\n")
-
-
-def capitalised_midsentence(text: str) -> list[tuple[int, str]]:
-    """Capitalised tokens that do not start a sentence: where unlisted names hide."""
-    out = []
-    for m in _CAP.finditer(text):
-        before = text[:m.start()].rstrip(" \t")
-        if not before or before[-1] in _SENTENCE_END:
-            continue
-        if m.start() > 0 and text[m.start() - 1] not in " \t":
-            continue
-        out.append((m.start(), m.group()))
-    return out
-
-
-def review_candidates(site: str, files: dict[tuple[str, str], pd.DataFrame], english: str,
-                      allow: set[str]) -> pd.DataFrame:
-    """Capitalised mid-sentence tokens in no list, for a person to confirm into identifiers.tsv.
-
-    A name survives translation, so in a transcript with a Latin-script local file a token counts only
-    if it appears in both languages (German capitalises every noun; this keeps them out). English-only
-    transcripts and those whose local file is in another script use the English tokens alone.
-    """
-    rows = []
-    by_transcript: dict[str, dict[str, pd.DataFrame]] = {}
-    for (t, lang), df in files.items():
-        by_transcript.setdefault(t, {})[lang] = df
-    for t, langs in sorted(by_transcript.items()):
-        tokens: dict[str, list[tuple[str, int, int, str]]] = {}
-        for lang, df in sorted(langs.items()):
-            for r in df[df["kind"] == "speech"].itertuples():
-                for _, tok in capitalised_midsentence(r.text):
-                    if tok.casefold() in allow or tok.casefold() in COMMON_CAPITALS:
-                        continue
-                    tokens.setdefault(tok, []).append((lang, int(r.turn), int(r.line), r.text))
-        latin_locals = [l for l, df in langs.items() if l != english and
-                        regex.search(r"\p{Latin}", " ".join(df["text"].head(20)))]
-        for tok, where in sorted(tokens.items()):
-            seen_langs = {w[0] for w in where}
-            if latin_locals and len(seen_langs) < 2:
-                continue
-            for lang, turn, line, _ in where:
-                rows.append({"site": site, "transcript": t, "lang": lang, "turn": turn, "line": line,
-                             "token": tok, "occurrences": len(where), "decision": ""})
-    return pd.DataFrame(rows, columns=["site", "transcript", "lang", "turn", "line", "token", "occurrences",
-                                       "decision"])
-
-
 def pseudonymise_site(site: str, sites_path: str, roster_path: str, identifiers_path: str,
                       parsed_paths: list[str], index_path: str, out_tsv: list[str], out_txt: list[str],
                       counts_path: str, key_path: str, log_path: str, review_path: str,
@@ -235,7 +176,7 @@ def pseudonymise_site(site: str, sites_path: str, roster_path: str, identifiers_
         all_log.extend(rows)
         log.info("%s/%s.%s: %d turns, %d replacements", site, t, lang, len(df),
                  sum(1 for r in rows if r["rule"] != "speaker"))
-    review = review_candidates(site, results, english, allow)
+    review = review_candidates(site, results, english, allow, {l: rules[l] for l in langs if l in rules})
     for out in out_tsv:
         t, lang = Path(out).name.split(".")[:2]
         write_tsv(results[(t, lang)], out)
