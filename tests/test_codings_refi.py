@@ -515,3 +515,47 @@ def test_project_transcripts_carry_their_wave_and_per_wave_groups(study: Path) -
         "transcript site": "alpha", "transcript kind": "focus_group", "transcript date": "2018-10-01",
         "transcript wave": "post", "transcript income_group": "lower-middle"}
     assert [u.name for u in proj.users] == ["qualflow"] and proj.codings == []
+
+
+def test_qdpx_codings_follow_inserted_and_deleted_turns(study: Path, tmp_path: Path) -> None:
+    """coder_b coded the old alpha.FG1; the site then inserted a turn at the start and deleted the
+    turn with the airtime passage. The stage moves two codings, sends one to review, and reports it."""
+    old = transcripts_of(study)
+    spans = [("alpha.FG1", *offset(old, "alpha.FG1", 2, "Nobody sits near us"), "community"),
+             ("alpha.FG1", *offset(old, "alpha.FG1", 3, "no money for airtime"), "Airtime/transport"),
+             ("alpha.FG1", *offset(old, "alpha.FG1", 5, "I understand them"), "Mutuality")]
+    path = study / "data/codings/coder_b/coder_b.qdpx"
+    path.parent.mkdir(parents=True)
+    write_qdpx(path, b_project({"alpha.FG1": old["alpha.FG1"]}, spans))
+    make_transcript(study, "alpha", "FG1", [ALPHA_FG1[0], ("P02", "mh_worker", "speech", "An added turn."),
+                                            ALPHA_FG1[1], ALPHA_FG1[3], ALPHA_FG1[4]])
+    o = _stage(study, tmp_path / "o")
+    new = transcripts_of(study)["alpha.FG1"]
+    c = read(o["codings"])
+    got = [(int(r.turn), new.turn_row(int(r.turn))["text"][int(r.start):int(r.end)], r.code)
+           for r in c.itertuples()]
+    assert got == [(3, "Nobody sits near us", "community_stigma"), (5, "I understand them", "mutual")]
+    rv = read(o["reanchor"])
+    assert rv[["status", "old_text"]].values.tolist() == [
+        ["review", "no money for airtime"], ["moved", "Nobody sits near us"], ["moved", "I understand them"]]
+    assert read(o["coverage"])[["transcript", "coder", "n_codings"]].values.tolist() == [
+        ["alpha.FG1", "coder_b", "2"]]
+
+
+def test_demo_project_export(demo: Path) -> None:
+    """The workflow's project.qdpx on the demo: valid, every codings.tsv row once, by its coder."""
+    p = demo / "results/codes/project.qdpx"
+    with zipfile.ZipFile(p) as zf:
+        qde = etree.fromstring(zf.read("project.qde"))
+    etree.XMLSchema(file=str(XSD)).assertValid(qde)
+    proj = read_qdpx(p)
+    codings = read(str(demo / "results/codes/codings.tsv"))
+    assert len(proj.codings) == len(codings)
+    assert sorted(pd.Series([c.coder for c in proj.codings]).value_counts().items()) == \
+        sorted(codings["coder"].value_counts().items())
+    assert [u.name for u in proj.users] == ["qualflow", "coder_a", "coder_b"]
+    ns = {"q": "urn:QDA-XML:project:1.0"}
+    cases = [c.get("name") for c in qde.iterfind("q:Cases/q:Case", ns)]
+    assert cases[:5] == ["Ulm", "Hamburg", "Kampala", "Dar es Salaam", "Be\u2019er Sheva"]
+    assert len(cases) == 5 + 86 + 3              # sites, focus-group participants, interviewees
+    assert len(proj.sources) == 15 and all(s.name.count(".") == 1 for s in proj.sources)
