@@ -559,3 +559,13 @@ def test_demo_project_export(demo: Path) -> None:
     assert cases[:5] == ["Ulm", "Hamburg", "Kampala", "Dar es Salaam", "Be\u2019er Sheva"]
     assert len(cases) == 5 + 86 + 3              # sites, focus-group participants, interviewees
     assert len(proj.sources) == 15 and all(s.name.count(".") == 1 for s in proj.sources)
+
+
+def test_reanchor_never_matches_a_short_phrase_of_a_removed_turn_in_a_changed_one() -> None:
+    """P01's turn deleted and P02's edited in one block: P01's "Yes." is not P02's new "Yes."."""
+    old = "P01: Yes.\n\nP02: We walk to the villages every single day.\n"
+    new = "P02: Yes. We walk to the villages every single day!\n"
+    s = old.index("Yes.")
+    [a, b] = reanchor(old, new, [(s, s + 4), (old.index("walk"), old.index("walk") + 4)])
+    assert a.status == "review"
+    assert b.status == "moved" and new[b.start:b.end] == "walk"

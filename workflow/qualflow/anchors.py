@@ -31,6 +31,8 @@ __all__ = ["normalise_newlines", "newline_map", "line_ending_positions", "Segmen
            "reanchor", "Anchor"]
 
 _CRLF = re.compile(r"\r\n?")
+#: Shortest unchanged stretch trusted inside a block of changed lines whose count changed.
+MIN_BLOCK_MATCH = 24
 
 
 def normalise_newlines(text: str) -> str:
@@ -126,10 +128,10 @@ def align(old: str, new: str) -> list[Segment]:
     a_at, b_at = _line_starts(a_lines), _line_starts(b_lines)
     segs: list[Segment] = []
 
-    def chars(a0: int, a_txt: str, b0: int, b_txt: str) -> None:
+    def chars(a0: int, a_txt: str, b0: int, b_txt: str, min_size: int = 1) -> None:
         sm = difflib.SequenceMatcher(None, a_txt, b_txt, autojunk=False)
         for blk in sm.get_matching_blocks():
-            if blk.size:
+            if blk.size >= min_size:
                 segs.append(Segment(a0 + blk.a, b0 + blk.b, blk.size))
 
     sm = difflib.SequenceMatcher(None, a_lines, b_lines, autojunk=False)
@@ -141,7 +143,10 @@ def align(old: str, new: str) -> list[Segment]:
                 for k in range(i2 - i1):
                     chars(a_at[i1 + k], a_lines[i1 + k], b_at[j1 + k], b_lines[j1 + k])
             else:
-                chars(a_at[i1], "".join(a_lines[i1:i2]), b_at[j1], "".join(b_lines[j1:j2]))
+                # lines added or removed among changed ones: only stretches long enough to carry
+                # their context count, so a short phrase of a removed turn is not matched elsewhere
+                chars(a_at[i1], "".join(a_lines[i1:i2]), b_at[j1], "".join(b_lines[j1:j2]),
+                      MIN_BLOCK_MATCH)
     merged: list[Segment] = []
     for s in sorted(segs, key=lambda s: s.a):
         if s.n == 0:
