@@ -281,7 +281,7 @@ def test_presence_matrix_missing_values() -> None:
 
 def test_agreement_tables_hand_example() -> None:
     s = _study()
-    by_code, by_theme = ag.agreement_tables(**s, n_boot=200, seed=3, min_present=0)   # 5 units: the formulas, not the rare-code rule
+    by_code, by_theme = ag.agreement_tables(**s, n_boot=200, seed=3, min_present=0, groups=["setting"])   # 5 units: the formulas, not the rare-code rule
     assert list(by_code.columns) == [
         "code", "label", "theme", "origin", "scope", "n_units", "n_present", "n_coders", "alpha", "ci_low",
         "ci_high", "q_below_800", "q_below_667", "pct_agreement", "prevalence_A", "prevalence_B",
@@ -341,7 +341,7 @@ def test_agreement_tables_hand_example() -> None:
     assert t2["undefined"] == "no coder used any of this theme's codes in the double-coded units"
 
     # deterministic and rounded
-    again, _ = ag.agreement_tables(**s, n_boot=200, seed=3, min_present=0)
+    again, _ = ag.agreement_tables(**s, n_boot=200, seed=3, min_present=0, groups=["setting"])
     pd.testing.assert_frame_equal(by_code, again)
     floats = by_code.select_dtypes("float")
     assert (floats.round(6).fillna(-9) == floats.fillna(-9)).all().all()
@@ -379,7 +379,7 @@ def test_agreement_inputs_errors() -> None:
     units = s["units"].drop(columns="setting")
     units.attrs["path"] = "results/agreement/units.tsv"
     with pytest.raises(InputError, match=r"results/agreement/units.tsv:1: missing column\(s\): setting"):
-        ag.agreement_tables(s["codings"], units, s["coverage"], s["codebook"], s["themes"])
+        ag.agreement_tables(s["codings"], units, s["coverage"], s["codebook"], s["themes"], groups=["setting"])
     turns = s["codings"].copy()
     turns["turn"] = turns["turn"].astype(object)
     turns.loc[2, "turn"] = "2a"

@@ -18,8 +18,9 @@ import pytest
 
 from conftest import ROOT, write
 from qualflow import figures, themes as th
+from qualflow.design import design_params, load_design
 from qualflow.errors import InputError
-from qualflow.study import Person
+from qualflow.study import Person, read_sites
 
 # ----------------------------------------------------------------------------------------------
 # a hand-made study: three sites, two settings, three themes (T3 never coded)
@@ -29,6 +30,18 @@ SITES_TSV = ("site\tname\tcountry\tincome_group\tsetting\tcare_level\tlanguages\
              "alpha\tAlphaville\tGermany\thigh\thigh-income\ttertiary\tde\tnone\n"
              "beta\tBetatown\tUganda\tlow\tlow-income\tsecondary\tlg,en\testablished\n"
              "gamma\tGammaburg\tTanzania\tlow\tlow-income\tsecondary\tsw\tnone\n")
+
+#: The comparison group of the hand-made study, declared as a study's config declares it.
+GROUPS_CONFIG = {"groups": [{"id": "setting", "label": "Income setting", "values": [
+    {"id": "low-income", "label": "Low-income settings", "short": "Low-income"},
+    {"id": "high-income", "label": "High-income settings", "short": "High-income"}]}]}
+SETTING = load_design(GROUPS_CONFIG).groups[0]
+
+
+def design_for(sites_path: Path) -> dict:
+    """The design rule params of the hand-made study (no waves, the setting group)."""
+    return design_params(load_design(GROUPS_CONFIG), read_sites(sites_path), None, {})
+
 
 THEMES_TSV = ("theme\tlabel\tdescription\tn_codes\n"
               "T1\tCommunity and staff attitudes\tAttitudes towards mental illness.\t1\n"
@@ -168,7 +181,7 @@ def run_stage(project: Path, min_chars: int = 40) -> tuple[Path, Path]:
     matrix, quotes = project / "results/themes/theme_matrix.tsv", project / "results/themes/quotes.md"
     th.write_themes(project / "results/codes/codings.tsv", project / "results/codes/themes.tsv",
                     project / "config/sites.tsv", project / "data/restricted/roster.tsv", turns, min_chars,
-                    matrix, quotes)
+                    matrix, quotes, design_for(project / "config/sites.tsv"))
     return matrix, quotes
 
 
@@ -183,8 +196,9 @@ def test_word_count_ignores_dashes_and_keeps_placeholders() -> None:
 
 
 def test_theme_matrix_counts_by_hand() -> None:
-    m = th.theme_matrix(codings_frame(), themes_frame(), sites_frame(), turns_frame())
-    assert list(m.columns) == th.MATRIX_COLUMNS
+    m = th.theme_matrix(codings_frame(), themes_frame(), sites_frame(), turns_frame(), [SETTING])
+    assert list(m.columns) == th.matrix_columns([SETTING])
+    assert list(m.columns) == ["level", "site", "name", "setting", *th.MATRIX_COLUMNS[3:]]
     # theme-major; sites in sites.tsv order, then low-income, high-income, then all sites
     assert list(m["level"][:6]) == ["site", "site", "site", "setting", "setting", "all"]
     assert list(m["name"][:6]) == ["Alphaville", "Betatown", "Gammaburg", "low-income", "high-income",
@@ -228,7 +242,7 @@ def test_theme_matrix_counts_by_hand() -> None:
 def test_site_without_transcripts_has_no_rate() -> None:
     sites = pd.concat([sites_frame(), pd.DataFrame([{"site": "delta", "name": "Deltaville",
                                                      "setting": "high-income"}])], ignore_index=True)
-    m = th.theme_matrix(codings_frame(), themes_frame(), sites, turns_frame())
+    m = th.theme_matrix(codings_frame(), themes_frame(), sites, turns_frame(), [SETTING])
     d = m[(m["site"] == "delta") & (m["theme"] == "T1")].iloc[0]
     assert (d["coded_units"], d["transcripts_total"], d["participant_words"]) == (0, 0, 0)
     assert np.isnan(d["units_per_1000_words"])
@@ -239,21 +253,21 @@ def test_codings_on_unknown_turn_or_bad_span_are_input_errors() -> None:
     c.attrs["path"] = "results/codes/codings.tsv"
     c.loc[3, "turn"] = "99"
     with pytest.raises(InputError, match=r"codings.tsv:5: alpha.FG1 turn 99 is not in the pseudonymised"):
-        th.theme_matrix(c, themes_frame(), sites_frame(), turns_frame())
+        th.theme_matrix(c, themes_frame(), sites_frame(), turns_frame(), [SETTING])
     c = codings_frame()
     c.loc[1, ["start", "end"]] = ["10", "500"]
     with pytest.raises(InputError, match=r"span 10-500 is outside alpha.FG1 turn 2"):
-        th.theme_matrix(c, themes_frame(), sites_frame(), turns_frame())
+        th.theme_matrix(c, themes_frame(), sites_frame(), turns_frame(), [SETTING])
     c = codings_frame()
     c.loc[1, "theme"] = "T9"
     with pytest.raises(InputError, match=r"theme 'T9' is not in the codebook"):
-        th.theme_matrix(c, themes_frame(), sites_frame(), turns_frame())
+        th.theme_matrix(c, themes_frame(), sites_frame(), turns_frame(), [SETTING])
 
 
 def test_theme_label_in_codings_is_mapped_to_its_id() -> None:
     c = codings_frame()
     c.loc[c["theme"] == "T2", "theme"] = "resource availability"
-    m = th.theme_matrix(c, themes_frame(), sites_frame(), turns_frame())
+    m = th.theme_matrix(c, themes_frame(), sites_frame(), turns_frame(), [SETTING])
     assert int(m[(m["theme"] == "T2") & (m["level"] == "all")]["coded_units"].iloc[0]) == 3
 
 
@@ -362,7 +376,7 @@ def matrix(project: Path) -> pd.DataFrame:
 
 
 def test_income_figure_plots_the_matrix(matrix: pd.DataFrame) -> None:
-    fig, data = figures.plot_themes_by_income(matrix)
+    fig, data = figures.plot_themes_by_group(matrix, SETTING)
     setting = matrix[matrix["level"] == "setting"]
     for measure in ("transcripts", "participants"):
         d = data[data["measure"] == measure]
@@ -381,7 +395,7 @@ def test_income_figure_plots_the_matrix(matrix: pd.DataFrame) -> None:
 
 
 def test_site_heatmap_plots_the_matrix(matrix: pd.DataFrame) -> None:
-    fig, data = figures.plot_themes_by_site(matrix)
+    fig, data = figures.plot_themes_by_site(matrix, SETTING)
     # low-income sites first (sites.tsv order within the group), then high-income
     assert list(data["site"][:3]) == ["beta", "gamma", "alpha"]
     sites = matrix[matrix["level"] == "site"]
@@ -397,17 +411,20 @@ def test_site_heatmap_plots_the_matrix(matrix: pd.DataFrame) -> None:
 
 def test_figures_are_byte_identical_across_runs(project: Path, tmp_path: Path) -> None:
     path, _ = run_stage(project)
+    design = design_for(project / "config/sites.tsv")
     runs = []
     for i in range(2):
         out = [tmp_path / f"run{i}" / n for n in ("inc.png", "inc.svg", "site.png", "site.svg")]
-        figures.write_figures(path, *out)
+        figures.write_figures(path, [out[0]], [out[1]], out[2], out[3], design)
         runs.append([p.read_bytes() for p in out])
     assert runs[0] == runs[1]
     # and in a fresh interpreter (no state carried over from this process)
     out = [tmp_path / "fresh" / n for n in ("inc.png", "inc.svg", "site.png", "site.svg")]
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from qualflow.figures import write_figures; "
-            "write_figures(*sys.argv[2:])")
-    subprocess.run([sys.executable, "-c", code, str(ROOT / "workflow"), str(path), *map(str, out)], check=True)
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); from qualflow.figures import write_figures; "
+            "a = sys.argv[2:]; write_figures(a[0], [a[1]], [a[2]], a[3], a[4], json.loads(a[5]))")
+    import json
+    subprocess.run([sys.executable, "-c", code, str(ROOT / "workflow"), str(path), *map(str, out),
+                    json.dumps(design)], check=True)
     assert [p.read_bytes() for p in out] == runs[0]
     png, svg = runs[0][0], runs[0][1]
     assert png[:8] == b"\x89PNG\r\n\x1a\n"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal, Mapping, Sequence
 
 import krippendorff
 import numpy as np
@@ -73,7 +73,7 @@ _CHUNK = 256  # bootstrap replicates per matrix product: bounds memory at _CHUNK
 
 _COLUMNS = {
     "codings": ["site", "transcript", "turn", "coder", "code", "theme", "origin"],
-    "units": ["unit", "site", "transcript", "turn", "speaker", "text", "setting"],
+    "units": ["unit", "site", "transcript", "turn", "speaker", "text"],
     "coverage": ["transcript", "coder"],
     "codebook": ["code", "label", "theme", "origin"],
     "themes": ["theme", "label"],
@@ -158,7 +158,7 @@ def _units_frame(units: pd.DataFrame) -> pd.DataFrame:
     _require(units, "units")
     u = units.copy()
     u["turn"] = _int_turns(units, "units")
-    for col in ("unit", "site", "transcript", "setting"):
+    for col in ("unit", "site", "transcript"):
         u[col] = u[col].astype(str)
     problems = []
     for cols, what in ((["unit"], "unit"), (["transcript", "turn"], "transcript and turn")):
@@ -205,7 +205,7 @@ class Presence:
     """Reliability data for many variables at once: ``values[key, coder, unit]`` in {1, 0, NaN}.
 
     Kept as one array (not a dict of DataFrames) so every statistic is vectorised over keys.
-    ``units`` holds the unit rows (unit, site, transcript, turn, setting, ...) aligned with the last
+    ``units`` holds the unit rows (unit, site, transcript, turn, group columns, ...) aligned with the last
     axis; only units of transcripts coded by two or more coders are included.
     """
 
@@ -615,10 +615,6 @@ def _stacked(vals: np.ndarray) -> np.ndarray:
     return vals.transpose(1, 0, 2).reshape(vals.shape[1], -1)
 
 
-def _scope_order(scope: str) -> tuple[int, str]:
-    """all, then sites, settings, origins; alphabetical within each."""
-    kind = scope.split(":", 1)[0]
-    return ({"all": 0, "site": 1, "setting": 2, "origin": 3}[kind], scope)
 
 
 def _scope_tables(code_vals: np.ndarray, theme_vals: np.ndarray, units: pd.DataFrame,
@@ -695,8 +691,14 @@ def _scope_tables(code_vals: np.ndarray, theme_vals: np.ndarray, units: pd.DataF
 def agreement_tables(codings: pd.DataFrame, units: pd.DataFrame, coverage: pd.DataFrame,
                      codebook: pd.DataFrame, themes: pd.DataFrame, n_boot: int = 2000,
                      seed: int = DEFAULT_SEED, cluster_by_transcript: bool = False,
-                     min_present: int = MIN_PRESENT) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """by_code and by_theme agreement tables, for all units and broken down by site and setting.
+                     min_present: int = MIN_PRESENT, groups: Sequence[str] = (),
+                     orders: Mapping[str, Sequence[str]] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """by_code and by_theme agreement tables, for all units and broken down by site and each group.
+
+    ``groups`` are unit columns to break down by after site, in order: the study's comparison groups
+    (config ``groups``, e.g. ``setting``) and ``wave`` when the study has waves. A group's values are
+    in alphabetical order unless ``orders`` gives them (waves: in time order); units with an empty
+    value belong to no scope of that group.
 
     Each row: alpha (nominal, presence/absence; ``krippendorff`` package), bootstrap 95% CI and
     q(alpha < .800), q(alpha < .667), n_units (turns coded by >= 2 coders), n_coders, %
@@ -705,7 +707,7 @@ def agreement_tables(codings: pd.DataFrame, units: pd.DataFrame, coverage: pd.Da
     undefined, and the bootstrap method.
 
     by_code also has ``code = "(pooled)"`` rows: alpha over all code x unit presence decisions
-    stacked as if each were a unit, for scope ``all`` and per site/setting, and pooled over the
+    stacked as if each were a unit, for scope ``all`` and per site/group value, and pooled over the
     deductive codes and over the inductive codes (scope ``origin:<origin>``, all units). Codes
     nobody used in the scope's double-coded units are left out of a pool: they would add only
     agreement on absence and inflate it. The pooled bootstrap resamples turns with all their
@@ -713,9 +715,13 @@ def agreement_tables(codings: pd.DataFrame, units: pd.DataFrame, coverage: pd.Da
 
     All codes, themes and pools of a scope share the same resamples; every scope is seeded with
     ``seed``, so a site's rows do not change when another site is added. Rows: scope (all, sites,
-    settings, origins), then pooled, then codebook/theme order; floats rounded to 6 decimals.
+    each group's values, origins), then pooled, then codebook/theme order; floats rounded to 6
+    decimals.
     """
     _check_codebook(codebook, themes)
+    missing = [g for g in groups if g not in units.columns]
+    if missing:
+        raise InputError(_path(units, "units"), 1, f"missing column(s): {', '.join(missing)}")
     pc = presence_matrix(codings, units, coverage, codebook, themes, level="code")
     pt = presence_matrix(codings, units, coverage, codebook, themes, level="theme")
     book = codebook.astype({"code": str, "label": str, "theme": str, "origin": str})
@@ -723,9 +729,13 @@ def agreement_tables(codings: pd.DataFrame, units: pd.DataFrame, coverage: pd.Da
     u = pc.units
 
     scopes: list[tuple[str, np.ndarray]] = [("all", np.ones(len(u), dtype=bool))]
-    for col in ("site", "setting"):
-        for val in sorted(u[col].unique()):
-            scopes.append((f"{col}:{val}", (u[col] == val).to_numpy()))
+    orders = dict(orders or {})
+    for col in ("site", *groups):
+        present = set(u[col].astype(str)) - {""}
+        values = [v for v in orders[col] if v in present] if col in orders else sorted(present)
+        for val in values:
+            scopes.append((f"{col}:{val}", (u[col].astype(str) == val).to_numpy()))
+    rank = {scope: i for i, (scope, _m) in enumerate(scopes)}
 
     code_frames, theme_frames, pool_frames = [], [], []
     for scope, mask in scopes:
@@ -754,15 +764,16 @@ def agreement_tables(codings: pd.DataFrame, units: pd.DataFrame, coverage: pd.Da
     tail = ["n_units", "n_present", "n_coders", "alpha", "ci_low", "ci_high", "q_below_800", "q_below_667",
             "pct_agreement", *prev_cols, "kappa_nvivo", "undefined", "method"]
     by_code = pd.concat(code_frames + pool_frames, ignore_index=True)
-    by_code = _finish(by_code, ["code", "label", "theme", "origin", "scope", *tail])
+    by_code = _finish(by_code, ["code", "label", "theme", "origin", "scope", *tail], rank)
     by_theme = _finish(pd.concat(theme_frames, ignore_index=True),
-                       ["theme", "label", "origin", "scope", *tail])
+                       ["theme", "label", "origin", "scope", *tail], rank)
     return by_code, by_theme
 
 
-def _finish(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Deterministic order, int counts, floats rounded to 6 decimals for byte-stable TSVs."""
-    df = df.assign(_kind=[_scope_order(s)[0] for s in df["scope"]])
+def _finish(df: pd.DataFrame, columns: list[str], rank: Mapping[str, int]) -> pd.DataFrame:
+    """Deterministic order (scopes as built, then origins alphabetically), int counts, floats
+    rounded to 6 decimals for byte-stable TSVs."""
+    df = df.assign(_kind=[rank.get(s, len(rank)) for s in df["scope"]])
     df = df.sort_values(["_kind", "scope", "_order"], kind="stable")[columns].reset_index(drop=True)
     ints = [c for c in ("n_units", "n_present", "n_coders") if c in columns]
     df[ints] = df[ints].astype(int)
@@ -934,8 +945,12 @@ def summary_markdown(by_code: pd.DataFrame, by_theme: pd.DataFrame, units: pd.Da
 def agreement_stage(codings_path: str, codebook_path: str, themes_path: str, coverage_path: str,
                     sites_path: str, turn_paths: Sequence[str], n_boot: int, seed: int,
                     cluster_by_transcript: bool, out_by_code: str, out_by_theme: str,
-                    out_disagreements: str, out_summary: str, min_present: int = MIN_PRESENT) -> None:
+                    out_disagreements: str, out_summary: str, min_present: int = MIN_PRESENT,
+                    design: dict | None = None) -> None:
     """Read the codes stage's outputs and the English pseudonymised turns; write the four outputs.
+
+    ``design`` (the study's design as rule params, ``design.design_params``) names the comparison
+    groups and waves the tables break down by; each unit takes its transcript's wave and group values.
 
     Units are participant turns (speech, not facilitator) of the English transcripts. Candidate
     codes (unmapped labels kept with ``codes.unmapped: candidate``) have no theme yet, so they are
@@ -951,7 +966,9 @@ def agreement_stage(codings_path: str, codebook_path: str, themes_path: str, cov
     book = read_results_tsv(codebook_path)
     themes = read_results_tsv(themes_path)
     coverage = read_results_tsv(coverage_path)
-    settings = dict(zip(*[read_results_tsv(sites_path)[c] for c in ("site", "setting")]))
+    from .design import design_from_params, transcript_groups
+
+    d = design_from_params(design)
     candidates = set(book.loc[book["origin"] == "candidate", "code"])
     if candidates:
         log.warning("left out of agreement until adopted into the codebook: %s", ", ".join(sorted(candidates)))
@@ -964,14 +981,17 @@ def agreement_stage(codings_path: str, codebook_path: str, themes_path: str, cov
         t = read_results_tsv(path)
         t = t[(t["kind"] == "speech") & (t["role"] != "facilitator")]
         frames.append(pd.DataFrame({"unit": transcript + ":" + t["turn"], "site": site, "transcript": transcript,
-                                    "turn": t["turn"].astype(int), "speaker": t["speaker"], "text": t["text"],
-                                    "setting": settings.get(site, "")}))
+                                    "turn": t["turn"].astype(int), "speaker": t["speaker"], "text": t["text"]}))
     units = pd.concat(frames, ignore_index=True)
+    tg = transcript_groups(design, units["transcript"]).drop(columns="site")
+    units = units.merge(tg, on="transcript", how="left")
+    groups = [g.id for g in d.groups] + (["wave"] if d.waves else [])
     codings = codings.assign(turn=codings["turn"].astype(int))
     by_code, by_theme = agreement_tables(codings, units, coverage, book[["code", "label", "theme", "origin"]],
                                          themes[["theme", "label"]], n_boot=n_boot, seed=seed,
                                          cluster_by_transcript=cluster_by_transcript,
-                                         min_present=min_present)
+                                         min_present=min_present, groups=groups,
+                                         orders={"wave": d.wave_ids})
     ledger = disagreements(codings, units, coverage)
     summary = summary_markdown(by_code, by_theme, units, coverage,
                                corpus_transcripts=units["transcript"].nunique(), versions=software_versions())

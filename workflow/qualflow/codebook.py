@@ -61,7 +61,7 @@ CODEBOOK_COLUMNS = ["code", "label", "theme", "origin", "definition", "coders", 
                     "n_units", "n_transcripts", "n_sites", "first_seen", "introduced_by",
                     "labels_used"]
 UNMAPPED_COLUMNS = ["coder", "label", "n", "first_file", "first_line", "suggestion", "candidate"]
-COVERAGE_COLUMNS = ["site", "transcript", "coder", "source", "n_codings", "n_units"]
+COVERAGE_COLUMNS = ["site", "transcript", "wave", "coder", "source", "n_codings", "n_units"]
 THEMES_COLUMNS = ["theme", "label", "description", "n_codes", "n_deductive", "n_inductive",
                   "deductive", "inductive", "n_codings", "n_units", "n_transcripts"]
 
@@ -929,18 +929,21 @@ def themes_table(codebook: Codebook, book: pd.DataFrame, codings: pd.DataFrame) 
 
 
 def coverage_table(coverage: Sequence[tuple[str, str, str, str]], codings: pd.DataFrame,
-                   transcripts: Mapping[str, Transcript], order: Mapping[str, int]) -> pd.DataFrame:
+                   transcripts: Mapping[str, Transcript], order: Mapping[str, int],
+                   waves: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Which coder coded which transcript, from which kind of file, and how much they coded.
 
     A coder listed here for a transcript but without codings on a turn means "absent", not missing.
+    ``waves`` gives each transcript's wave (``<site>.<T>`` -> wave; "" without waves).
     """
+    waves = waves or {}
     seen: dict[tuple[str, str], set[str]] = {}
     for tid, coder, source, _file in coverage:
         seen.setdefault((tid, coder), set()).add(source)
     rows = []
     for (tid, coder), sources in seen.items():
         g = codings[(codings["transcript"] == tid) & (codings["coder"] == coder)]
-        rows.append({"site": transcripts[tid].site, "transcript": tid, "coder": coder,
+        rows.append({"site": transcripts[tid].site, "transcript": tid, "wave": waves.get(tid, ""), "coder": coder,
                      "source": ";".join(sorted(sources)), "n_codings": len(g),
                      "n_units": g["turn"].nunique(), "_t": order[tid]})
     out = pd.DataFrame(rows, columns=COVERAGE_COLUMNS + ["_t"])
@@ -1058,13 +1061,15 @@ def _site_order(sites: str | Path | None) -> list[str]:
 def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence[str],
                 transcripts_txt: Sequence[str], codings_dir: str, unmapped: str,
                 outputs: Mapping[str, str], sites: str | None = None, roster: str | None = None,
-                assignments: str | None = None, site_waves: str | None = None) -> None:
+                assignments: str | None = None, site_waves: str | None = None,
+                waves: Mapping[str, str] | None = None) -> None:
     """Rule ``codes``: read and check everything, then write every output (nothing on failure).
 
     ``outputs`` keys: codings, codebook, unmapped, coverage, themes, summary, qdc, packet, and
     optionally reanchor (the review table) and project (the whole coded study as .qdpx; its
     participant cases need ``roster``; ``site_waves`` gives transcripts their per-wave groups).
-    ``assignments``: the declared coder × transcript table.
+    ``assignments``: the declared coder × transcript table. ``waves``: each transcript's wave
+    (``<site>.<T>`` -> wave), for the coverage table.
     """
     book = load_codebook(codebook)
     order_sites = _site_order(sites)
@@ -1085,7 +1090,7 @@ def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence
     codings_df = with_memo[CODINGS_COLUMNS]
     book_df = codebook_table(book, codings_df, candidates, order)
     themes_df = themes_table(book, book_df, codings_df)
-    coverage_df = coverage_table(covered, codings_df, transcripts, order)
+    coverage_df = coverage_table(covered, codings_df, transcripts, order, waves)
     anchors_df = reanchor_table(read.anchors, order)
     note = summary_markdown(book, themes_df, book_df, coverage_df, codings_df, um, counted, anchors_df)
     coders = sorted(set(coverage_df["coder"]))

@@ -28,6 +28,9 @@ DEFAULT_ROLES = (
     {"id": "policy_maker", "label": "Policy-maker", "short": "Policy-maker"},
 )
 FACILITATOR = {"id": "facilitator", "label": "Facilitator", "short": "Facilitator"}
+#: Column and level names of the outputs that a group id would collide with.
+RESERVED_GROUP_IDS = frozenset({"site", "wave", "all", "origin", "level", "name", "transcript", "theme",
+                                "turn", "unit", "speaker", "text", "coder", "code", "languages", "country"})
 
 
 @dataclass(frozen=True)
@@ -58,9 +61,17 @@ class Group:
     values: tuple[str, ...]
     value_labels: tuple[str, ...]
     per_wave: bool = False
+    value_shorts: tuple[str, ...] = ()
 
     def value_label(self, value: str) -> str:
+        """The legend label of a value (config ``label``; the id when none or undeclared)."""
         return self.value_labels[self.values.index(value)] if value in self.values else value
+
+    def value_short(self, value: str) -> str:
+        """A value's short label, for a column-group header (config ``short``; default its label)."""
+        if value in self.values and self.value_shorts:
+            return self.value_shorts[self.values.index(value)]
+        return self.value_label(value)
 
 
 @dataclass(frozen=True)
@@ -159,6 +170,10 @@ def load_design(config: dict, config_path: str | Path | None = None) -> Design:
     dupes("groups", raw_groups)
     groups = []
     for i, g in enumerate(raw_groups):
+        if g["id"] in RESERVED_GROUP_IDS:
+            problems.append(Problem(where, _line(lines, "groups", i, "id"), f"group id {g['id']!r} is "
+                                    "reserved (it names a column or level of the outputs): rename the "
+                                    "sites.tsv column and the group"))
         values = [v["id"] for v in g["values"]]
         if len(set(values)) != len(values):
             problems.append(Problem(where, _line(lines, "groups", i, "values"), f"group {g['id']!r} lists "
@@ -166,8 +181,9 @@ def load_design(config: dict, config_path: str | Path | None = None) -> Design:
         if g.get("per_wave") and not waves:
             problems.append(Problem(where, _line(lines, "groups", i, "per_wave"), f"group {g['id']!r} is "
                                     "per_wave but the config declares no waves: declare waves or drop per_wave"))
-        groups.append(Group(g["id"], g.get("label") or g["id"], tuple(values),
-                            tuple(v.get("label") or v["id"] for v in g["values"]), bool(g.get("per_wave"))))
+        labels = tuple(v.get("label") or v["id"] for v in g["values"])
+        groups.append(Group(g["id"], g.get("label") or g["id"], tuple(values), labels, bool(g.get("per_wave")),
+                            tuple(v.get("short") or lab for v, lab in zip(g["values"], labels))))
     if any(g.per_wave for g in groups) and not config.get("site_waves"):
         problems.append(Problem(where, _line(lines, "groups"), "a group is per_wave but the config has no "
                                 "site_waves table: add `site_waves: config/site_waves.tsv` (site, wave, "
@@ -298,3 +314,68 @@ def site_groups(sites: pd.DataFrame, design: Design, site_waves: pd.DataFrame | 
             rows.append(row)
     return pd.DataFrame(rows, columns=["site", "wave", *(g.id for g in design.groups)])
 
+
+
+# --------------------------------------------------------------------------------------------
+# the design as rule params: what the stages after validation need, JSON-able
+# --------------------------------------------------------------------------------------------
+
+def design_params(design: Design, sites: pd.DataFrame, site_waves: pd.DataFrame | None,
+                  transcript_waves: dict[str, str]) -> dict:
+    """The design a stage needs, as plain data for a rule's ``params`` (a change re-runs the rule).
+
+    ``transcript_waves`` maps ``<site>.<T>`` to its wave ("" without waves). ``site_groups`` has one
+    record per site (and wave) with every group's value.
+    """
+    return {
+        "waves": [dict(id=w.id, label=w.label, start=w.start, end=w.end) for w in design.waves],
+        "roles": [dict(id=r.id, label=r.label, short=r.short) for r in design.roles],
+        "groups": [dict(id=g.id, label=g.label, per_wave=g.per_wave, values=list(g.values),
+                        value_labels=list(g.value_labels), value_shorts=list(g.value_shorts))
+                   for g in design.groups],
+        "site_groups": site_groups(sites, design, site_waves).to_dict("records"),
+        "transcript_waves": dict(sorted(transcript_waves.items())),
+    }
+
+
+def params_for_sites(params: dict, sites: list[str]) -> dict:
+    """The part of ``design_params`` about some sites only (a per-site job's params)."""
+    keep = set(sites)
+    return {**params,
+            "site_groups": [r for r in params["site_groups"] if r["site"] in keep],
+            "transcript_waves": {t: w for t, w in params["transcript_waves"].items()
+                                 if t.split(".", 1)[0] in keep}}
+
+
+def design_from_params(params: dict | None) -> Design:
+    """The :class:`Design` back from ``design_params`` (or the defaults for ``None``)."""
+    if not params:
+        return Design(roles=tuple(Role(**r) for r in (*DEFAULT_ROLES, FACILITATOR)))
+    return Design(
+        tuple(Wave(**w) for w in params.get("waves", [])),
+        tuple(Role(**r) for r in params.get("roles", [])) or
+        tuple(Role(**r) for r in (*DEFAULT_ROLES, FACILITATOR)),
+        tuple(Group(g["id"], g["label"], tuple(g["values"]), tuple(g["value_labels"]), bool(g["per_wave"]),
+                    tuple(g.get("value_shorts", ()))) for g in params.get("groups", [])))
+
+
+def transcript_groups(params: dict | None, transcripts) -> pd.DataFrame:
+    """One row per transcript id (``<site>.<T>``): its site, wave and each group's value there.
+
+    A per-wave group takes the value of the transcript's site at the transcript's wave; any other
+    group the site's value. Columns: transcript, site, wave, then one per group in declared order.
+    """
+    params = params or {}
+    groups = [g["id"] for g in params.get("groups", [])]
+    waves = params.get("transcript_waves", {})
+    by_key = {(r["site"], r["wave"]): r for r in params.get("site_groups", [])}
+    by_site: dict[str, dict] = {}
+    for r in params.get("site_groups", []):
+        by_site.setdefault(r["site"], r)
+    rows = []
+    for t in dict.fromkeys(transcripts):
+        site = t.split(".", 1)[0]
+        wave = waves.get(t, "")
+        rec = by_key.get((site, wave)) or by_site.get(site) or {}
+        rows.append({"transcript": t, "site": site, "wave": wave, **{g: rec.get(g, "") for g in groups}})
+    return pd.DataFrame(rows, columns=["transcript", "site", "wave", *groups])

@@ -1,9 +1,14 @@
-"""Figures of stage 8: themes by income setting and by site, drawn from theme_matrix.tsv only.
+"""Figures of stage 8: themes by each comparison group and by site, drawn from theme_matrix.tsv only.
+
+The groups are the study's (config ``groups``): one bar figure per group (the first demo's one group
+is the income setting, ``themes_by_setting``), and a heatmap by site with the sites grouped by the
+first group that does not change between waves.
 
 Design choices, and why:
 
-* **Colour-blind safe and greyscale-readable.** Settings use the Okabe–Ito orange (light) and blue
-  (dark), so they differ in lightness as well as hue; low-income bars are also hatched, and every
+* **Colour-blind safe and greyscale-readable.** A group's values use, in declared order, the
+  Okabe–Ito orange (light, hatched) and blue (dark), then green and purple with other hatches, so they
+  differ in lightness as well as hue; the first value's bars are hatched, and every
   bar carries its count ("7/9"), so the figure survives a black-and-white printer. The heatmap uses
   ``cividis`` (designed for colour-vision deficiency, lightness rises monotonically) and prints each
   cell's numbers, in black or white by the cell's lightness.
@@ -26,22 +31,21 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from .design import Group
 from .tables import atomic_write, read_results_tsv
 
 __all__ = [
-    "OKABE_ITO", "SETTING_STYLE", "RC", "read_matrix", "income_data", "site_data",
-    "plot_themes_by_income", "plot_themes_by_site", "figure_bytes", "save_figure", "write_figures",
+    "OKABE_ITO", "VALUE_STYLES", "RC", "read_matrix", "group_data", "site_data",
+    "plot_themes_by_group", "plot_themes_by_site", "figure_bytes", "save_figure", "write_figures",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 OKABE_ITO = {"orange": "#E69F00", "sky_blue": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
              "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7", "black": "#000000"}
-#: One style per setting: light hatched orange vs dark plain blue (distinct in greyscale too).
-SETTING_STYLE = {
-    "low-income": {"color": OKABE_ITO["orange"], "hatch": "///", "label": "Low-income settings"},
-    "high-income": {"color": OKABE_ITO["blue"], "hatch": "", "label": "High-income settings"},
-}
-_EXTRA_STYLES = [{"color": OKABE_ITO["green"], "hatch": "xx"}, {"color": OKABE_ITO["purple"], "hatch": ".."}]
+#: A group's values in declared order: light hatched orange, dark plain blue (distinct in greyscale
+#: too), then green and purple with their own hatches, then round again.
+VALUE_STYLES = [{"color": OKABE_ITO["orange"], "hatch": "///"}, {"color": OKABE_ITO["blue"], "hatch": ""},
+                {"color": OKABE_ITO["green"], "hatch": "xx"}, {"color": OKABE_ITO["purple"], "hatch": ".."}]
 HEATMAP_CMAP = "cividis"
 #: Deterministic output and real text in the SVG.
 RC = {"svg.hashsalt": "qualflow", "svg.fonttype": "none", "font.family": "DejaVu Sans",
@@ -61,11 +65,12 @@ def read_matrix(path: str | Path) -> pd.DataFrame:
     return df
 
 
-def _style(setting: str, settings: list[str]) -> dict:
-    if setting in SETTING_STYLE:
-        return SETTING_STYLE[setting]
-    extra = [s for s in settings if s not in SETTING_STYLE]
-    return {**_EXTRA_STYLES[extra.index(setting) % len(_EXTRA_STYLES)], "label": setting}
+def _style(value: str, group: Group) -> dict:
+    """Colour, hatch and legend label of a group value (by its place in the declared values)."""
+    values = list(group.values)
+    i = values.index(value) if value in values else len(values)
+    return {**VALUE_STYLES[i % len(VALUE_STYLES)], "label": group.value_label(value)}
+
 
 
 def _theme_labels(matrix: pd.DataFrame, width: int = 24) -> list[str]:
@@ -74,18 +79,19 @@ def _theme_labels(matrix: pd.DataFrame, width: int = 24) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
-# themes by income setting
+# themes by comparison group
 # --------------------------------------------------------------------------------------------
 
-def income_data(matrix: pd.DataFrame) -> pd.DataFrame:
-    """What the income figure plots: per theme, setting and measure, count / total and the share.
+def group_data(matrix: pd.DataFrame, group: Group) -> pd.DataFrame:
+    """What a group's figure plots: per theme, group value and measure, count / total and the share.
 
-    Taken from the matrix's ``level == "setting"`` rows, in theme then setting order as stored.
+    Taken from the matrix's ``level == <group id>`` rows, in theme then value order as stored; the
+    value is in the column named after the group (e.g. ``setting``).
     """
-    rows = matrix[matrix["level"] == "setting"]
+    rows = matrix[matrix["level"] == group.id]
     out = []
     for measure in MEASURES:
-        part = rows[["theme_number", "theme", "theme_label", "setting"]].copy()
+        part = rows[["theme_number", "theme", "theme_label", group.id]].copy()
         part.insert(0, "measure", measure)
         part["count"] = rows[measure].astype("int64").to_numpy()
         part["total"] = rows[f"{measure}_total"].astype("int64").to_numpy()
@@ -96,10 +102,10 @@ def income_data(matrix: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def plot_themes_by_income(matrix: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
-    """Two panels (transcripts, participants): share mentioning each theme, low- vs high-income."""
-    data = income_data(matrix)
-    settings = list(dict.fromkeys(data["setting"]))
+def plot_themes_by_group(matrix: pd.DataFrame, group: Group) -> tuple[Figure, pd.DataFrame]:
+    """Two panels (transcripts, participants): share mentioning each theme, per value of the group."""
+    data = group_data(matrix, group)
+    settings = list(dict.fromkeys(data[group.id]))
     themes = list(dict.fromkeys(data.sort_values("theme_number")["theme"]))
     n_t, n_s = len(themes), len(settings)
     height = 0.8 / max(n_s, 1)
@@ -109,8 +115,8 @@ def plot_themes_by_income(matrix: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
         for ax, (measure, title) in zip(axes, MEASURES.items()):
             d = data[data["measure"] == measure]
             for j, setting in enumerate(settings):
-                st = _style(setting, settings)
-                ds = d[d["setting"] == setting].set_index("theme").reindex(themes)
+                st = _style(setting, group)
+                ds = d[d[group.id] == setting].set_index("theme").reindex(themes)
                 y = np.arange(n_t) + (j - (n_s - 1) / 2) * height
                 ax.barh(y, ds["share"] * 100, height=height * 0.92, color=st["color"], hatch=st["hatch"],
                         edgecolor="#222222", linewidth=0.6, label=st["label"])
@@ -127,10 +133,10 @@ def plot_themes_by_income(matrix: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
         axes[0].set_yticks(np.arange(n_t))
         axes[0].set_yticklabels(_theme_labels(matrix))
         axes[0].invert_yaxis()
-        handles = [Patch(facecolor=_style(s, settings)["color"], hatch=_style(s, settings)["hatch"],
-                         edgecolor="#222222", label=_style(s, settings)["label"]) for s in settings]
+        handles = [Patch(facecolor=_style(s, group)["color"], hatch=_style(s, group)["hatch"],
+                         edgecolor="#222222", label=_style(s, group)["label"]) for s in settings]
         fig.legend(handles=handles, loc="outside lower center", ncols=max(n_s, 1), frameon=False)
-        fig.suptitle("Themes by income setting: share of transcripts and participants mentioning each "
+        fig.suptitle(f"Themes by {group.label.lower()}: share of transcripts and participants mentioning each "
                      "theme\n(bar labels: mentioning / all in the setting)", fontsize=10)
     return fig, data
 
@@ -139,20 +145,23 @@ def plot_themes_by_income(matrix: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
 # theme x site heatmap
 # --------------------------------------------------------------------------------------------
 
-def site_data(matrix: pd.DataFrame) -> pd.DataFrame:
+def site_data(matrix: pd.DataFrame, group: Group | None = None) -> pd.DataFrame:
     """What the heatmap plots: coded units and units per 1,000 participant words per theme and site.
 
-    Columns are grouped by setting (low-income first), sites in the matrix's (sites.tsv) order within
-    a group; ``column`` is the site's position on the x axis.
+    Columns are grouped by ``group`` (its values in declared order; sites.tsv order without a
+    group), sites in the matrix's (sites.tsv) order within a group; ``column`` is the site's position
+    on the x axis and ``group`` the site's value ("" without a group).
     """
     rows = matrix[matrix["level"] == "site"].copy()
-    settings = [s for s in ("low-income", "high-income") if s in set(rows["setting"])]
-    settings += sorted(set(rows["setting"]) - set(settings))
+    rows["group"] = rows[group.id] if group is not None else ""
+    present = list(dict.fromkeys(rows["group"]))
+    settings = [v for v in (group.values if group is not None else ()) if v in present]
+    settings += sorted(set(present) - set(settings))
     site_order = list(dict.fromkeys(rows["site"]))
-    ordered = [s for g in settings for s in site_order if rows.loc[rows["site"] == s, "setting"].iloc[0] == g]
+    ordered = [s for g in settings for s in site_order if rows.loc[rows["site"] == s, "group"].iloc[0] == g]
     rows["column"] = rows["site"].map({s: i for i, s in enumerate(ordered)})
     rows = rows.sort_values(["theme_number", "column"], kind="stable")
-    cols = ["theme_number", "theme", "theme_label", "column", "site", "name", "setting", "coded_units",
+    cols = ["theme_number", "theme", "theme_label", "column", "site", "name", "group", "coded_units",
             "units_per_1000_words"]
     return rows[cols].reset_index(drop=True)
 
@@ -162,9 +171,12 @@ def _text_colour(rgba: tuple[float, ...]) -> str:
     return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
 
 
-def plot_themes_by_site(matrix: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
-    """Heatmap theme x site: colour = coded units per 1,000 participant words, text = counts."""
-    data = site_data(matrix)
+def plot_themes_by_site(matrix: pd.DataFrame, group: Group | None = None) -> tuple[Figure, pd.DataFrame]:
+    """Heatmap theme x site: colour = coded units per 1,000 participant words, text = counts.
+
+    Sites are grouped (a header above each run of columns) by ``group``, when given.
+    """
+    data = site_data(matrix, group)
     themes = list(dict.fromkeys(data["theme"]))
     sites = data.drop_duplicates("site").sort_values("column")
     n_t, n_c = len(themes), len(sites)
@@ -198,19 +210,19 @@ def plot_themes_by_site(matrix: pd.DataFrame) -> tuple[Figure, pd.DataFrame]:
         for side in ("top", "right", "left", "bottom"):
             ax.spines[side].set_visible(False)
         # group labels above the columns, separator lines between groups
-        groups = list(dict.fromkeys(sites["setting"]))
+        groups = list(dict.fromkeys(sites["group"])) if group is not None else []
         for g in groups:
-            cols = sites.loc[sites["setting"] == g, "column"].to_numpy()
+            cols = sites.loc[sites["group"] == g, "column"].to_numpy()
             lo, hi = cols.min(), cols.max()
             ax.annotate("", xy=(lo - 0.42, -0.62), xytext=(hi + 0.42, -0.62), annotation_clip=False,
                         arrowprops={"arrowstyle": "-", "color": "#333333", "linewidth": 1.0})
-            ax.text((lo + hi) / 2, -0.72, _style(g, groups)["label"].replace(" settings", ""),
+            ax.text((lo + hi) / 2, -0.72, group.value_short(g),
                     ha="center", va="bottom", fontsize=9, fontweight="bold", gid=f"group:{g}")
             if hi < n_c - 1:
                 ax.plot([hi + 0.5] * 2, [-0.5, n_t - 0.5], color="white", linewidth=5, solid_capstyle="butt")
                 ax.plot([hi + 0.5] * 2, [-0.5, n_t - 0.5], color="#222222", linewidth=1.4, solid_capstyle="butt")
         ax.set_ylim(n_t - 0.5, -1.1)
-        ax.set_xlabel("Site (grouped by income setting)")
+        ax.set_xlabel(f"Site (grouped by {group.label.lower()})" if group is not None else "Site")
         cb = fig.colorbar(im, ax=ax, shrink=0.85, pad=0.02)
         cb.set_label("Coded units per 1,000 participant words")
         cb.outline.set_visible(False)
@@ -240,11 +252,22 @@ def save_figure(fig: Figure, png: str | Path, svg: str | Path) -> None:
             fh.write(data)
 
 
-def write_figures(matrix: str | Path, income_png: str | Path, income_svg: str | Path,
-                  site_png: str | Path, site_svg: str | Path) -> None:
-    """The figures step: read theme_matrix.tsv, draw both figures, write PNG and SVG of each."""
+def write_figures(matrix: str | Path, group_pngs: list[str], group_svgs: list[str],
+                  site_png: str | Path, site_svg: str | Path, design: dict | None = None) -> None:
+    """The figures step: read theme_matrix.tsv; one figure per comparison group (in declared order,
+    ``group_pngs``/``group_svgs`` aligned with them) and the heatmap by site; PNG and SVG of each.
+
+    ``design`` is the study's design as rule params (``design.design_params``).
+    """
+    from .design import design_from_params
+
+    groups = list(design_from_params(design).groups)
+    if len(groups) != len(group_pngs) or len(groups) != len(group_svgs):
+        raise ValueError(f"{len(groups)} groups but {len(group_pngs)} PNG and {len(group_svgs)} SVG paths")
     m = read_matrix(matrix)
-    fig, _ = plot_themes_by_income(m)
-    save_figure(fig, income_png, income_svg)
-    fig, _ = plot_themes_by_site(m)
+    for g, png, svg in zip(groups, group_pngs, group_svgs):
+        fig, _ = plot_themes_by_group(m, g)
+        save_figure(fig, png, svg)
+    fixed = next((g for g in groups if not g.per_wave), None)
+    fig, _ = plot_themes_by_site(m, fixed)
     save_figure(fig, site_png, site_svg)

@@ -189,6 +189,8 @@ def pseudonymise_site(site: str, sites_path: str, roster_path: str, identifiers_
     counts = (log_df.assign(category=log_df["key"].map(cat), transcript=log_df["file"].str.split("/").str[1])
               .groupby(["transcript", "category"]).size().rename("replacements").reset_index())
     counts.insert(0, "site", site)
+    # the transcript's wave (front matter; "" in a study without waves), from the parse index
+    counts.insert(2, "wave", [str(meta.loc[tuple(x.split(".", 1))]["wave"]) for x in counts["transcript"]])
     write_tsv(counts.sort_values(["transcript", "category"]), counts_path)
     write_tsv(pd.DataFrame([k.__dict__ for k in key]), key_path)
     write_tsv(log_df.sort_values(["file", "turn", "offset"], kind="stable"), log_path)

@@ -1,5 +1,6 @@
-"""Stage 8, themes: how often each theme comes up per site and income setting, and its quotes.
+"""Stage 8, themes: how often each theme comes up per site, comparison group and wave, and its quotes.
 
+The comparison groups are the study's (config ``groups``; the first demo's is the income setting).
 The paper reports themes by income setting ("especially in lower-income countries", "in both the
 lower-income and higher-income countries") without counts; this stage makes those statements
 checkable. Everything is computed from the coders' codings of the pseudonymised English transcripts:
@@ -27,25 +28,31 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .design import Group, design_from_params, transcript_groups
 from .errors import InputError, Problem, raise_if
-from .study import Person, read_roster, read_sites
+from .study import ROLE_LABELS, Person, read_roster, read_sites
 from .tables import read_results_tsv, write_text, write_tsv
 
 log = logging.getLogger("qualflow.themes")
 
 __all__ = [
-    "SETTING_ORDER", "MATRIX_COLUMNS", "read_themes", "read_codings", "read_turns", "word_count",
-    "transcript_order", "setting_order", "coded_units", "theme_matrix", "quotes", "quotes_markdown",
+    "MATRIX_COLUMNS", "matrix_columns", "read_themes", "read_codings", "read_turns", "word_count",
+    "transcript_order", "coded_units", "theme_matrix", "quotes", "quotes_markdown",
     "write_themes",
 ]
 
-SETTING_ORDER = ("low-income", "high-income")   #: the paper's comparison, in the paper's order
 ALL_NAME = "All sites"
+#: The matrix's columns; the comparison groups' columns (config ``groups``) follow ``name``.
 MATRIX_COLUMNS = [
-    "level", "site", "name", "setting", "theme_number", "theme", "theme_label", "coded_units",
+    "level", "site", "name", "theme_number", "theme", "theme_label", "coded_units",
     "transcripts", "transcripts_total", "participants", "participants_total", "participant_words",
     "units_per_1000_words",
 ]
+
+
+def matrix_columns(groups: Sequence[Group] = ()) -> list[str]:
+    """MATRIX_COLUMNS with one column per comparison group after ``name`` (e.g. ``setting``)."""
+    return MATRIX_COLUMNS[:3] + [g.id for g in groups] + MATRIX_COLUMNS[3:]
 QUOTE_COLUMNS = ["theme", "theme_number", "site", "transcript", "turn", "start", "end", "text",
                  "speaker", "participant", "site_name", "description", "coders", "codes"]
 CODING_COLUMNS = ["site", "transcript", "turn", "coder", "code", "theme"]
@@ -157,10 +164,10 @@ def transcript_order(transcripts: Iterable[str]) -> dict[str, int]:
     return {t: i for i, t in enumerate(sorted(set(transcripts), key=_natural_key))}
 
 
-def setting_order(settings: Iterable[str]) -> list[str]:
-    """Settings in the paper's order (low-income, high-income), any others after, alphabetically."""
-    uniq = set(settings)
-    return [s for s in SETTING_ORDER if s in uniq] + sorted(uniq - set(SETTING_ORDER))
+def _value_order(group: Group, present: Iterable[str]) -> list[str]:
+    """A group's values in declared order, any undeclared value present after, alphabetically."""
+    uniq = {v for v in present if v != ""}
+    return [v for v in group.values if v in uniq] + sorted(uniq - set(group.values))
 
 
 # --------------------------------------------------------------------------------------------
@@ -279,15 +286,27 @@ def _grouped(units: pd.DataFrame, parts: pd.DataFrame, key: str, groups: list[st
     return out
 
 
-def theme_matrix(codings: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFrame,
-                 turns: pd.DataFrame) -> pd.DataFrame:
-    """Theme x site, x setting and over all sites: coded units, mentions and the rate per 1,000 words.
+def _site_value(values: Iterable[str]) -> str:
+    """A site's value of a group over its transcripts: one value, or the waves' values joined by |."""
+    return "|".join(dict.fromkeys(v for v in values if v != ""))
 
-    Rows (``MATRIX_COLUMNS``) are theme-major in codebook order; within a theme the sites in
-    sites.tsv order (``level=site``), then the settings low-income, high-income (``level=setting``,
-    ``name`` = the setting) and the all-sites row (``level=all``). ``*_total`` columns are the
+
+def theme_matrix(codings: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFrame,
+                 turns: pd.DataFrame, groups: Sequence[Group] = (),
+                 transcripts: pd.DataFrame | None = None, waves: Sequence[str] = ()) -> pd.DataFrame:
+    """Theme x site, x comparison group, x wave and over all sites: coded units, mentions, rates.
+
+    Rows (``matrix_columns(groups)``) are theme-major in codebook order; within a theme the sites in
+    sites.tsv order (``level=site``), then each group's values in declared order (``level`` = the
+    group id, ``name`` = the value), then the waves in order (``level=wave``, ``name`` = the wave id;
+    only when the study has waves) and the all-sites row (``level=all``). ``*_total`` columns are the
     denominators: English transcripts, and participants who speak in them, of the row's scope.
     A theme nobody coded still has its rows, with zeros, so absence is visible.
+
+    ``transcripts`` (``design.transcript_groups``) gives each transcript's wave and group values, so a
+    per-wave group (income at each wave's date) puts each transcript where it was at its wave; without
+    it a group's value is the site's, from the ``sites`` column of the group's id. A site row's group
+    column holds the site's value, or its waves' values joined by ``|`` when they differ.
     """
     if "participant" not in turns.columns or "words" not in turns.columns:
         turns = _prepare_turns(turns)
@@ -295,33 +314,52 @@ def theme_matrix(codings: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFram
     stray = turns[~turns["site"].isin(set(sites["site"]))].drop_duplicates("site")
     raise_if([Problem(r.src_file or r.site, None, f"site {r.site!r} is not in config/sites.tsv: add it "
                                                "or remove its transcripts") for r in stray.itertuples()])
-    setting_of = dict(zip(sites["site"], sites["setting"]))
     name_of = dict(zip(sites["site"], sites["name"]))
     site_ids = list(sites["site"])
-    settings = setting_order(sites["setting"])
+    gids = [g.id for g in groups]
+    if transcripts is None:
+        tids = list(dict.fromkeys(turns["transcript"]))
+        transcripts = pd.DataFrame({"transcript": tids, "site": [t.split(".", 1)[0] for t in tids], "wave": ""})
+        for g in gids:
+            transcripts[g] = transcripts["site"].map(dict(zip(sites["site"], sites[g])))
+    tg = transcripts.set_index("transcript")
 
-    u = units.assign(setting=units["site"].map(setting_of), person=units["site"] + ":" + units["speaker"],
-                     all=ALL_NAME)
-    parts = turns.assign(setting=turns["site"].map(setting_of),
-                         person=turns["site"] + ":" + turns["speaker"], all=ALL_NAME)
+    def tag(frame: pd.DataFrame) -> pd.DataFrame:
+        extra = {g: frame["transcript"].map(tg[g]).fillna("") for g in gids}
+        return frame.assign(person=frame["site"] + ":" + frame["speaker"], all=ALL_NAME,
+                            wave=frame["transcript"].map(tg["wave"]).fillna(""), **extra)
+
+    u, parts = tag(units), tag(turns)
+    site_value = {g: {s: _site_value(transcripts.loc[transcripts["site"] == s, g]) or
+                      _site_value(sites.loc[sites["site"] == s, g] if g in sites.columns else [])
+                      for s in site_ids} for g in gids}
 
     frames = []
     by_site = _grouped(u, parts, "site", site_ids, themes)
-    by_site = by_site.assign(level="site", name=by_site["site"].map(name_of),
-                             setting=by_site["site"].map(setting_of), _g=by_site["site"].map(site_ids.index))
-    frames.append(by_site)
-    by_setting = _grouped(u, parts, "setting", settings, themes)
-    frames.append(by_setting.assign(level="setting", site="", name=by_setting["setting"],
-                                    _g=by_setting["setting"].map(settings.index) + len(site_ids)))
+    frames.append(by_site.assign(level="site", name=by_site["site"].map(name_of),
+                                 _g=by_site["site"].map(site_ids.index),
+                                 **{g: by_site["site"].map(site_value[g]) for g in gids}))
+    offset = len(site_ids)
+    for g in groups:
+        values = _value_order(g, transcripts[g.id])
+        by_g = _grouped(u, parts, g.id, values, themes)
+        frames.append(by_g.assign(level=g.id, site="", name=by_g[g.id], _g=by_g[g.id].map(values.index) + offset,
+                                  **{o: "" for o in gids if o != g.id}))
+        offset += len(values)
+    if waves:
+        by_w = _grouped(u, parts, "wave", list(waves), themes)
+        frames.append(by_w.assign(level="wave", site="", name=by_w["wave"], _g=by_w["wave"].map(list(waves).index)
+                                  + offset, **{o: "" for o in gids}).drop(columns="wave"))
+        offset += len(waves)
     by_all = _grouped(u, parts, "all", [ALL_NAME], themes)
-    frames.append(by_all.assign(level="all", site="", name=ALL_NAME, setting="",
-                                _g=len(site_ids) + len(settings)).drop(columns="all"))
+    frames.append(by_all.assign(level="all", site="", name=ALL_NAME, _g=offset,
+                                **{o: "" for o in gids}).drop(columns="all"))
 
     out = pd.concat(frames, ignore_index=True).merge(themes[["theme", "theme_number", "theme_label"]], on="theme")
     words = out["participant_words"].where(out["participant_words"] > 0)   # NaN: no words, no rate
     out["units_per_1000_words"] = (out["coded_units"] * 1000.0 / words).round(3)
     out = out.sort_values(["theme_number", "_g"], kind="stable")
-    return out[MATRIX_COLUMNS].reset_index(drop=True)
+    return out[matrix_columns(groups)].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -345,15 +383,18 @@ def _collapse(text: str) -> str:
 
 
 def quotes(codings: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFrame, people: list[Person],
-           turns: pd.DataFrame, min_chars: int = 40, roster_path: str = "roster") -> pd.DataFrame:
+           turns: pd.DataFrame, min_chars: int = 40, roster_path: str = "roster",
+           role_names: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per quote: overlapping coded spans of a turn and theme merged across coders.
 
     A span is the coder's start/end within the turn text (the whole turn without offsets); spans
     whose text (whitespace collapsed) is shorter than ``min_chars`` are skipped before merging, so
     a stray short selection neither becomes a quote nor stretches another. Rows are in codebook
     theme order, then sites.tsv order, transcript order (FG2 before FG10), turn and offset. The
-    attribution comes from the roster: participant number, site name and the person's description.
+    attribution comes from the roster: participant number, site name and the person's description
+    (the roster's label, else the role's short name from ``role_names``: config ``roles``).
     """
+    role_names = ROLE_LABELS if role_names is None else role_names
     if "participant" not in turns.columns or "words" not in turns.columns:
         turns = _prepare_turns(turns)
     units = coded_units(codings, themes, sites, turns)
@@ -373,7 +414,8 @@ def quotes(codings: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFrame, peo
             rows.append({"theme": theme, "site": site, "transcript": transcript, "turn": int(turn),
                          "start": int(s), "end": int(e), "text": _collapse(text[s:e]), "speaker": speaker,
                          "participant": int(_PARTICIPANT.match(speaker).group(1)),
-                         "site_name": name_of[site], "description": p.description,
+                         "site_name": name_of[site],
+                         "description": p.label or role_names.get(p.role, p.role),
                          "coders": ", ".join(sorted(coders)), "codes": ", ".join(sorted(codes))})
     q = pd.DataFrame(rows, columns=[c for c in QUOTE_COLUMNS if c != "theme_number"])
     q = q.merge(themes[["theme", "theme_number"]], on="theme")
@@ -416,15 +458,21 @@ def quotes_markdown(q: pd.DataFrame, themes: pd.DataFrame, min_chars: int = 40) 
 
 def write_themes(codings: str | Path, themes: str | Path, sites: str | Path, roster: str | Path,
                  turns: Sequence[str | Path], quote_min_chars: int, matrix_out: str | Path,
-                 quotes_out: str | Path) -> None:
-    """Read the stage's inputs, check them all, then write theme_matrix.tsv and quotes.md."""
+                 quotes_out: str | Path, design: dict | None = None) -> None:
+    """Read the stage's inputs, check them all, then write theme_matrix.tsv and quotes.md.
+
+    ``design`` is the study's design as rule params (``design.design_params``): groups, waves, roles.
+    """
     site_df = read_sites(sites)
     people = read_roster(roster, site_df)
     theme_df = read_themes(themes)
     codings_df = read_codings(codings)
     turn_df = read_turns(turns)
-    matrix = theme_matrix(codings_df, theme_df, site_df, turn_df)
-    q = quotes(codings_df, theme_df, site_df, people, turn_df, int(quote_min_chars), str(roster))
+    d = design_from_params(design)
+    tg = transcript_groups(design, turn_df["transcript"])
+    matrix = theme_matrix(codings_df, theme_df, site_df, turn_df, d.groups, tg, d.wave_ids)
+    q = quotes(codings_df, theme_df, site_df, people, turn_df, int(quote_min_chars), str(roster),
+               {r.id: r.short for r in d.roles})
     text = quotes_markdown(q, theme_df, int(quote_min_chars))
     write_tsv(matrix, matrix_out)
     write_text(text, quotes_out)

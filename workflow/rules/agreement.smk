@@ -1,5 +1,6 @@
 # Stage 6 (agreement): Krippendorff's alpha per code, theme and pooled, with bootstrap CIs,
-# breakdowns by site, setting and origin, and the disagreement ledger for the consensus meeting.
+# breakdowns by site, each comparison group (config groups), wave and origin, and the
+# disagreement ledger for the consensus meeting.
 rule agreement:
     input:
         codings="results/codes/codings.tsv",
@@ -30,6 +31,7 @@ rule agreement:
         seed=config["agreement"].get("seed", 20181017),
         cluster=config["agreement"].get("cluster_by_transcript", False),
         min_present=config["agreement"].get("min_present", 10),
+        design=DESIGN,
     log:
         "logs/agreement.log",
     conda:

@@ -57,6 +57,7 @@ rule codes:
         # the folder itself, to report a coder folder with no files (no input file names it)
         codings_dir=lambda wildcards: CODINGS_DIR,
         unmapped=config.get("codes", {}).get("unmapped", "fail"),
+        waves=DESIGN["transcript_waves"],
     log:
         "logs/codes.log",
     conda:

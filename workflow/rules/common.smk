@@ -8,6 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
+from qualflow.design import design_params, params_for_sites
 from qualflow.validate import load_study_or_exit, write_site_inputs
 
 
@@ -24,6 +25,20 @@ def _config_file():
 CONFIG_FILE = _config_file()
 STUDY = load_study_or_exit(config, config_path=CONFIG_FILE)
 SITES = STUDY.site_ids
+# The study's waves, roles and comparison groups (config), with each site's group values and each
+# transcript's wave, as rule params: the stages after validation read the design from here.
+DESIGN = design_params(
+    STUDY.design,
+    STUDY.sites,
+    STUDY.site_waves,
+    {f"{t.site}.{t.transcript}": str(t.meta.get("wave") or "") for t in STUDY.transcripts.values()},
+)
+
+
+def site_design(site):
+    """The design params of one site (a per-site job's params: other sites' edits do not re-run it)."""
+    return params_for_sites(DESIGN, [site])
+
 EN = config.get("english", "en")
 RESTRICTED = config.get("restricted_out", "restricted")
 # Per-site slices of sites.tsv, roster and identifiers (restricted/inputs/<site>/): a site's jobs

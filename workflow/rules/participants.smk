@@ -1,4 +1,5 @@
-# Stage 7 (participants): Table 2 from the roster, cross-checked against who speaks.
+# Stage 7 (participants): Table 2 from the roster, cross-checked against who speaks; for a study
+# with waves also the participants by site and wave.
 rule participants:
     input:
         sites=config["sites"],
@@ -9,6 +10,22 @@ rule participants:
         tsv=report("results/tables/table2.tsv", caption="../report/table2.rst", category="Participants"),
         md="results/tables/table2.md",
         html="results/tables/table2.html",
+        # a study with waves (config waves): the table by site and wave too
+        **(
+            {
+                "waves_tsv": report(
+                    "results/tables/participants.tsv",
+                    caption="../report/participants.rst",
+                    category="Participants",
+                ),
+                "waves_md": "results/tables/participants.md",
+                "waves_html": "results/tables/participants.html",
+            }
+            if DESIGN["waves"]
+            else {}
+        ),
+    params:
+        design=DESIGN,
     log:
         "logs/participants.log",
     conda:

@@ -1,4 +1,5 @@
-# Stage 8 (themes): theme x site x setting matrix and quotes (one job), then the two figures (one job).
+# Stage 8 (themes): theme x site x comparison group (x wave) matrix and quotes (one job), then the
+# figures (one job): one per declared group (config groups) and the heatmap by site.
 # Inputs are the codes stage's codings and theme table (codebook order), the sites table, the roster (for
 # attributions) and every pseudonymised English turn table.
 rule themes:
@@ -13,6 +14,7 @@ rule themes:
         quotes=report("results/themes/quotes.md", caption="../report/themes_quotes.rst", category="Themes"),
     params:
         quote_min_chars=config.get("themes", {}).get("quote_min_chars", 40),
+        design=DESIGN,
     log:
         "logs/themes.log",
     conda:
@@ -25,12 +27,17 @@ rule theme_figures:
     input:
         matrix=rules.themes.output.matrix,
     output:
-        income_png=report("results/figures/themes_by_income.png", caption="../report/themes_by_income.rst",
-                          category="Themes", subcategory="Figures"),
-        income_svg="results/figures/themes_by_income.svg",
+        group_pngs=[
+            report(f"results/figures/themes_by_{g['id']}.png", caption="../report/themes_by_group.rst",
+                   category="Themes", subcategory="Figures")
+            for g in DESIGN["groups"]
+        ],
+        group_svgs=[f"results/figures/themes_by_{g['id']}.svg" for g in DESIGN["groups"]],
         site_png=report("results/figures/themes_by_site.png", caption="../report/themes_by_site.rst",
                         category="Themes", subcategory="Figures"),
         site_svg="results/figures/themes_by_site.svg",
+    params:
+        design=DESIGN,
     log:
         "logs/theme_figures.log",
     conda:

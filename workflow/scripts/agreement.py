@@ -10,5 +10,5 @@ from qualflow.runner import run
 i, o, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 run(lambda: agreement_stage(i.codings, i.codebook, i.themes, i.coverage, i.sites, list(i.turns), p.n_boot,
                             p.seed, p.cluster, o.by_code, o.by_theme, o.disagreements, o.summary,
-                            p.min_present),
+                            p.min_present, p.design),
     snakemake.log[0])  # noqa: F821

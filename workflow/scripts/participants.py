@@ -8,4 +8,5 @@ from qualflow.participants import write_table2
 from qualflow.runner import run
 
 run(lambda: write_table2(snakemake.input.sites, snakemake.input.roster, snakemake.input.indexes,  # noqa: F821
-                         snakemake.input.turns, snakemake.output), snakemake.log[0])  # noqa: F821
+                         snakemake.input.turns, snakemake.output, snakemake.params.design),  # noqa: F821
+    snakemake.log[0])  # noqa: F821

@@ -10,4 +10,4 @@ from qualflow.themes import write_themes
 run(lambda: write_themes(snakemake.input.codings, snakemake.input.themes, snakemake.input.sites,  # noqa: F821
                          snakemake.input.roster, list(snakemake.input.turns),  # noqa: F821
                          snakemake.params.quote_min_chars, snakemake.output.matrix,  # noqa: F821
-                         snakemake.output.quotes), snakemake.log[0])  # noqa: F821
+                         snakemake.output.quotes, snakemake.params.design), snakemake.log[0])  # noqa: F821
