@@ -42,12 +42,13 @@ benchmark: setup
 benchmark-incremental: setup
 	$(BIN)/python benchmarks/bench_incremental.py
 
-# The translation review page is tested in headless Chromium (Debian's package).
+# The translation review page is tested in headless Chromium (Debian's package), with a Devanagari
+# font so Marathi text renders (fontconfig finds no Marathi font on a bare machine).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=mr family 2>/dev/null | grep -q .; } || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  echo "installing Debian's chromium for the review-page browser test"; \
-	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	  echo "installing Debian's chromium and a Devanagari font for the review-page browser test"; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-lohit-deva >/dev/null; }
 
 clean:
 	cd $(STUDY) && rm -rf results/* restricted .snakemake logs

@@ -102,3 +102,31 @@ def test_browser_screenshot(page, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+def test_marathi_pair_renders_in_devanagari(tmp_path):
+    """A Marathi (Devanagari) transcript on the review page: marked lang="mr", left to right, with a
+    Devanagari font in the page's fallback list that this machine's fontconfig has (make browser
+    installs one), so Chromium draws the script instead of empty boxes."""
+    mr = _frame([("F01", "आज तुम्ही कसे आहात?"), ("P01", "छान, धन्यवाद. आमच्याकडे १२ सहकारी होते."),
+                 ("", "[हशा]")])
+    en = _frame([("F01", "How are you today?"), ("P01", "Fine, thanks. We had 15 colleagues."),
+                 ("", "[laughter]")])
+    markers = {"en": {"laughter": ["[laughter]"]}, "mr": {"laughter": ["[हशा]"]}}
+    pair = ReviewPair("pune", "FG1", "mr", mr, en, pd.DataFrame(
+        [_flag("FG1", "mr-en", 2, "numbers_mismatch", "warning")], columns=FLAG_COLUMNS))
+    path = tmp_path / "review.html"
+    page_html = review_html([pair], markers, site_order=["pune"], site_names={"pune": "Pune"})
+    path.write_text(page_html, encoding="utf-8")
+    css_fonts = re.search(r"body\{font-family:([^;]+);", page_html).group(1)
+    families = subprocess.run(["fc-list", ":lang=mr", "family"], capture_output=True, text=True).stdout
+    installed = {f.strip() for line in families.splitlines() for f in line.split(",") if f.strip()}
+    assert installed, "no Devanagari font: run `make browser` (installs fonts-lohit-deva)"
+    assert any(f'"{f}"' in css_fonts or f in css_fonts.split(",") for f in installed), (css_fonts, installed)
+    done = _run(path.as_uri(), tmp_path, "--dump-dom")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert 'lang="mr"' in done.stdout and "आमच्याकडे १२ सहकारी" in done.stdout
+    assert 'dir="rtl"' not in done.stdout
+    shot = tmp_path / "mr.png"
+    done = _run(path.as_uri(), tmp_path, f"--screenshot={shot}", "--window-size=1200,700")
+    assert done.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -261,3 +261,191 @@ def test_codebook_parent_cycle(tmp_path):
         f"{path}:9: code 'relative_advantage' is its own ancestor (relative_advantage -> hope -> "
         "relative_advantage): remove one parent",
         f"{path}:10: code 'hope' is its own ancestor (hope -> relative_advantage -> hope): remove one parent"]
+
+
+# ------------------------------------------------------------------------------------------------
+# Marathi end to end: parsing, markers, numbers, language detection
+# ------------------------------------------------------------------------------------------------
+
+MR_TEXT = (FM.format(date="2019-10-15", wave="pre")
+           + "सुलोचना क.: नमस्कार, आज आपण समवयस्क आधाराबद्दल बोलूया. तुम्हाला काय वाटते?\n\n"
+           + "[हशा]\n\n"
+           + "विठोबा र.: आमच्याकडे १२ समवयस्क कार्यकर्ते आहेत [अस्पष्ट] आणि लोकांना आशा मिळते.\n"
+           + "हे खूप महत्त्वाचे आहे.\n")
+
+
+def test_marathi_transcript_parses_with_its_markers(tmp_path):
+    from qualflow.transcripts import read_transcript
+    from qualflow.translation import MarkerMap, digit_sequences
+
+    f = write(tmp_path / "pune/FG1.mr.txt", MR_TEXT)
+    t = read_transcript(f, "pune")
+    assert (t.lang, t.meta["wave"], t.meta_lines["wave"]) == ("mr", "pre", 4)
+    assert [(x.kind, x.speaker) for x in t.turns] == [("speech", "सुलोचना क."), ("marker", ""),
+                                                       ("speech", "विठोबा र.")]
+    assert t.turns[2].text.endswith("[अस्पष्ट] आणि लोकांना आशा मिळते.\nहे खूप महत्त्वाचे आहे.")
+    config = yaml.safe_load((ROOT / "studies/key-informants/config/config.yaml").read_text(encoding="utf-8"))
+    assert set(config["markers"]["mr"]) == set(config["markers"]["en"])   # same canonical names
+    markers = MarkerMap(config["markers"]["mr"])
+    assert markers.count(t.turns[2].text) == {"inaudible": 1}
+    assert digit_sequences(t.turns[2].text) == {"12": 1}                    # Devanagari digits = 12
+
+
+def test_lingua_knows_marathi():
+    from qualflow.translation import SourceDetector
+
+    d = SourceDetector(["mr", "en", "de", "sw", "he"])
+    marathi = "आमच्याकडे बारा समवयस्क कार्यकर्ते आहेत आणि लोकांना आशा मिळते, हे खूप महत्त्वाचे आहे."
+    english = "We have twelve peer workers, and people find hope; that matters a great deal."
+    assert d.confidence(marathi, "mr") > 0.9
+    assert d.confidence(english, "mr") < 0.1
+
+
+# ------------------------------------------------------------------------------------------------
+# the tiny three-wave study through Snakemake (config and data only)
+# ------------------------------------------------------------------------------------------------
+
+def run_study(study: Path, *extra: str, check: bool = True):
+    """``make run STUDY=<study>`` without make: Snakemake from the repository with --directory."""
+    return snakemake(ROOT, "--profile", "profiles/default", "--directory", str(study),
+                     "--configfile", str(study / "config/config.yaml"), *extra, check=check)
+
+
+def read_tsv(path: Path):
+    import pandas as pd
+    return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    """The tiny three-wave study, run end to end once for this module."""
+    study = make_waved_study(tmp_path_factory.mktemp("studies") / "tiny")
+    run_study(study, "--quiet")
+    return study
+
+
+def _independent_wave_counts(study: Path) -> dict[tuple[str, str], tuple[int, int]]:
+    """(site, wave) -> (n, returning) straight from the roster and the transcripts' front matter."""
+    import re
+    wave_of = {}
+    for f in (study / "data/raw").glob("*/*.en.txt"):
+        wave_of[(f.parent.name, f.name.split(".")[0])] = re.search(r"^wave: (\S+)$", f.read_text(), re.M).group(1)
+    out: dict[tuple[str, str], list[int]] = {}
+    for r in read_tsv(study / "data/restricted/roster.tsv").to_dict("records"):
+        if r["role"] == "facilitator":
+            continue
+        waves = {wave_of[(r["site"], t)] for t in r["transcript"].split("|")}
+        for key in [(r["site"], w) for w in waves] + [(r["site"], "all")] + [("Total", w) for w in waves] \
+                + [("Total", "all")]:
+            c = out.setdefault(key, [0, 0])
+            c[0] += 1
+            c[1] += len(waves) > 1
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def test_tiny_study_participants_by_wave(tiny):
+    t = read_tsv(tiny / "results/tables/participants.tsv")
+    names = {"Alphaville": "alpha", "Betatown": "beta", "Total": "Total"}
+    got = {(names[r["site"]], r["wave"]): (int(r["n"]), int(r["returning"])) for r in t.to_dict("records")}
+    assert got == _independent_wave_counts(tiny)
+    assert got[("alpha", "all")] == (4, 1) and got[("Total", "all")] == (6, 3)
+    assert list(t.columns) == ["site", "wave", "focus_groups", "n", "returning", "psw", "mh_worker",
+                               "male", "female"]
+    assert list(t["wave"][:4]) == ["w1", "w2", "w3", "all"]
+    md = (tiny / "results/tables/participants.md").read_text(encoding="utf-8")
+    assert "| Alphaville | Two years | 1 | 2 | 1 | 1 | 1 | 0 | 2 |" in md
+    assert "Attended more than one wave" in md and "Peer support worker" in md
+    # Table 2 (every wave together) counts each person once
+    t2 = read_tsv(tiny / "results/tables/table2.tsv")
+    assert t2.set_index("site").loc["Total", "n"] == "6"
+
+
+def test_returning_participant_keeps_one_placeholder_in_every_wave(tiny):
+    """Anna (alpha #1, FG1|FG2|FG3) is P01 as a speaker and inside the text, in every wave and file."""
+    for fg in ("FG1", "FG2", "FG3"):
+        for lang in ("de", "en"):
+            turns = read_tsv(tiny / f"results/pseudonymised/alpha/{fg}.{lang}.tsv")
+            assert turns.loc[1, "speaker"] == "P01"
+            assert turns.loc[2, "text"].startswith("P01 ")           # "Anna is right" / "Anna hat recht"
+            assert "Anna" not in "".join(turns["text"])
+        txt = (tiny / f"results/pseudonymised/alpha/{fg}.en.txt").read_text(encoding="utf-8")
+        assert f"wave: w{fg[-1]}" in txt
+    key = read_tsv(tiny / "restricted/pseudonym_key.tsv")
+    anna = key[key["key"].str.contains("Anna") | key.apply(lambda r: "Anna" in " ".join(r.values), axis=1)]
+    assert set(anna["placeholder"]) == {"P01"}
+
+
+def test_tiny_study_groups_and_waves_in_the_analysis(tiny):
+    m = read_tsv(tiny / "results/themes/theme_matrix.tsv")
+    assert list(m.columns[:5]) == ["level", "site", "name", "resources", "income"]
+    first = m[m["theme"] == "benefits"]
+    assert list(zip(first["level"], first["name"])) == [
+        ("site", "Alphaville"), ("site", "Betatown"), ("resources", "lower"), ("resources", "higher"),
+        ("income", "low"), ("income", "middle"), ("income", "high"), ("wave", "w1"), ("wave", "w2"),
+        ("wave", "w3"), ("all", "All sites")]
+    by = first.set_index(["level", "name"])
+    # income is per wave: beta was low at w1 and middle at w2 and w3 (one transcript per wave)
+    assert by.loc[("income", "low"), "transcripts_total"] == "1"
+    assert by.loc[("income", "middle"), "transcripts_total"] == "2"
+    assert by.loc[("income", "high"), "transcripts_total"] == "3"
+    assert first.set_index("site").loc["beta", "income"] == "low|middle"
+    assert by.loc[("wave", "w2"), "transcripts"] == "2"
+    scopes = list(dict.fromkeys(read_tsv(tiny / "results/agreement/by_code.tsv")["scope"]))
+    assert scopes == ["all", "site:alpha", "site:beta", "resources:higher", "resources:lower", "income:high",
+                      "income:low", "income:middle", "wave:w1", "wave:w2", "wave:w3", "origin:deductive",
+                      "origin:inductive"]
+    cov = read_tsv(tiny / "results/codes/coverage.tsv")
+    assert dict(zip(cov["transcript"], cov["wave"])) == {f"{s}.FG{i}": f"w{i}" for s in ("alpha", "beta")
+                                                        for i in (1, 2, 3)}
+    codings = read_tsv(tiny / "results/codes/codings.tsv")
+    assert set(codings["valence"]) == {"facilitator", "barrier", "mixed"}
+    for g in ("resources", "income"):
+        assert (tiny / f"results/figures/themes_by_{g}.png").stat().st_size > 10_000
+    assert not (ROOT / "results/tables/participants.tsv").exists()   # nothing written outside the study
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    import shutil
+    shutil.copytree(src, dst, copy_function=shutil.copy2)
+    return dst
+
+
+def test_a_copied_and_edited_study_runs_without_code_changes(tiny, tmp_path):
+    """Copy the study folder (inputs only), edit its config and data, run it: its own results, the
+    original's untouched."""
+    import shutil
+    study = tmp_path / "copy"
+    for part in ("config", "data"):
+        shutil.copytree(tiny / part, study / part)
+    before = {p: p.stat().st_mtime_ns for p in (tiny / "results").rglob("*") if p.is_file()}
+    c = study / "config/config.yaml"
+    config = yaml.safe_load(c.read_text())
+    config["study"] = "a copy with a renamed wave"
+    config["waves"][2]["label"] = "Three years"
+    c.write_text(yaml.safe_dump(config, sort_keys=False))
+    r = study / "data/restricted/roster.tsv"
+    r.write_text(r.read_text().replace("\tDenis Okwirambe\tDenis O.\tmh_worker\tmale",
+                                       "\tDenis Okwirambe\tDenis O.\tpsw\tmale"))
+    run_study(study, "--quiet")
+    md = (study / "results/tables/participants.md").read_text(encoding="utf-8")
+    assert "| Betatown | Three years | 1 | 2 | 2 | 2 | 0 | 1 | 1 |" in md
+    assert {p: p.stat().st_mtime_ns for p in (tiny / "results").rglob("*") if p.is_file()} == before
+
+
+def test_adding_a_site_reruns_only_its_jobs_and_the_aggregates(tiny, tmp_path):
+    study = _copy(tiny, tmp_path / "grown")
+    with open(study / "config/sites.tsv", "a") as f:
+        f.write("gamma\tGammaburg\tTanzania\ten\tlower\n")
+    with open(study / "config/site_waves.tsv", "a") as f:
+        f.write("gamma\tw1\tlow\ngamma\tw2\tlow\ngamma\tw3\tmiddle\n")
+    with open(study / "data/restricted/roster.tsv", "a") as f:
+        f.write("gamma\tFG1\t1\tHalima Zuberiwa\tHalima Z.\tpsw\tfemale\t\t\n"
+                "gamma\tFG1\tF1\tJuma Kitwanaze\tJuma K.\tfacilitator\tmale\t\t\n")
+    write(study / "data/raw/gamma/FG1.en.txt", FM.format(date="2020-02-01", wave="w1")
+          + "Juma K.: Welcome. What do peers do here?\n\nHalima Z.: They visit people at home and bring hope.\n")
+    out = run_study(study, "-n", "--quiet", "rules").stdout
+    import re
+    jobs = set(re.findall(r"^(\S+)\s+\d+$", out, flags=re.M)) - {"total", "job"}
+    assert jobs == {"parse_gamma", "pseudonymise_gamma", "pseudonymise_summary", "codes", "agreement",
+                    "participants", "themes", "theme_figures", "translation_summary", "leak_check",
+                    "manifest", "all"}

@@ -338,15 +338,6 @@ def design_params(design: Design, sites: pd.DataFrame, site_waves: pd.DataFrame 
     }
 
 
-def params_for_sites(params: dict, sites: list[str]) -> dict:
-    """The part of ``design_params`` about some sites only (a per-site job's params)."""
-    keep = set(sites)
-    return {**params,
-            "site_groups": [r for r in params["site_groups"] if r["site"] in keep],
-            "transcript_waves": {t: w for t, w in params["transcript_waves"].items()
-                                 if t.split(".", 1)[0] in keep}}
-
-
 def design_from_params(params: dict | None) -> Design:
     """The :class:`Design` back from ``design_params`` (or the defaults for ``None``)."""
     if not params:

@@ -73,6 +73,11 @@ def _style(value: str, group: Group) -> dict:
 
 
 
+def _lower_first(label: str) -> str:
+    """A label inside a sentence: "Income group (World Bank)" -> "income group (World Bank)"."""
+    return label[:1].lower() + label[1:]
+
+
 def _theme_labels(matrix: pd.DataFrame, width: int = 24) -> list[str]:
     themes = matrix.drop_duplicates("theme").sort_values("theme_number")
     return [textwrap.fill(f"{n}. {l}", width) for n, l in zip(themes["theme_number"], themes["theme_label"])]
@@ -136,7 +141,7 @@ def plot_themes_by_group(matrix: pd.DataFrame, group: Group) -> tuple[Figure, pd
         handles = [Patch(facecolor=_style(s, group)["color"], hatch=_style(s, group)["hatch"],
                          edgecolor="#222222", label=_style(s, group)["label"]) for s in settings]
         fig.legend(handles=handles, loc="outside lower center", ncols=max(n_s, 1), frameon=False)
-        fig.suptitle(f"Themes by {group.label.lower()}: share of transcripts and participants mentioning each "
+        fig.suptitle(f"Themes by {_lower_first(group.label)}: share of transcripts and participants mentioning each "
                      "theme\n(bar labels: mentioning / all in the setting)", fontsize=10)
     return fig, data
 
@@ -222,7 +227,7 @@ def plot_themes_by_site(matrix: pd.DataFrame, group: Group | None = None) -> tup
                 ax.plot([hi + 0.5] * 2, [-0.5, n_t - 0.5], color="white", linewidth=5, solid_capstyle="butt")
                 ax.plot([hi + 0.5] * 2, [-0.5, n_t - 0.5], color="#222222", linewidth=1.4, solid_capstyle="butt")
         ax.set_ylim(n_t - 0.5, -1.1)
-        ax.set_xlabel(f"Site (grouped by {group.label.lower()})" if group is not None else "Site")
+        ax.set_xlabel(f"Site (grouped by {_lower_first(group.label)})" if group is not None else "Site")
         cb = fig.colorbar(im, ax=ax, shrink=0.85, pad=0.02)
         cb.set_label("Coded units per 1,000 participant words")
         cb.outline.set_visible(False)

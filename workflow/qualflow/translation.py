@@ -917,7 +917,7 @@ def summarise(flag_paths: Sequence[str], local_paths: Sequence[str], en_paths: S
 _SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans Hebrew",sans-serif;margin:1.5em;color:#222}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans Hebrew","Noto Sans Devanagari","Lohit Devanagari","Nirmala UI",Mangal,sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}
 table{border-collapse:collapse;width:100%}
 th,td{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:start}

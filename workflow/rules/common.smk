@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from qualflow.design import design_params, params_for_sites
+from qualflow.design import design_params
 from qualflow.validate import load_study_or_exit, write_site_inputs
 
 
@@ -33,11 +33,6 @@ DESIGN = design_params(
     STUDY.site_waves,
     {f"{t.site}.{t.transcript}": str(t.meta.get("wave") or "") for t in STUDY.transcripts.values()},
 )
-
-
-def site_design(site):
-    """The design params of one site (a per-site job's params: other sites' edits do not re-run it)."""
-    return params_for_sites(DESIGN, [site])
 
 EN = config.get("english", "en")
 RESTRICTED = config.get("restricted_out", "restricted")
