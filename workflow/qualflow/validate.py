@@ -231,6 +231,18 @@ def _records_with_lines(text: str) -> tuple[tuple[list[str], str] | None, list[t
     return header, records
 
 
+def config_file_in_study(files: list, cwd: str | Path | None = None) -> str:
+    """The last of the config files Snakemake loaded, relative to the study folder (the working
+    directory) when it lies inside it, for messages and the manifest; ``config/config.yaml`` if none."""
+    import os
+
+    if not files:
+        return "config/config.yaml"
+    path = Path(files[-1])
+    rel = os.path.relpath(path.absolute(), Path(cwd or Path.cwd()).absolute())
+    return path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
+
+
 def load_study_or_exit(config: dict, base: str | Path = ".", config_path: str | Path | None = None) -> Study:
     """For the Snakefile: print one line per problem and exit 1 instead of a traceback."""
     try:

@@ -2,31 +2,22 @@
 # A bad input prints `path:line: what is wrong` per problem and exits 1 with nothing written.
 # A study is a folder (config/, data/, results/, restricted/): `snakemake --directory <study>
 # --configfile <study>/config/config.yaml` runs in it, so every path here is relative to the study.
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from qualflow.design import design_params
-from qualflow.validate import load_study_or_exit, write_site_inputs
+from qualflow.validate import config_file_in_study, load_study_or_exit, write_site_inputs
 
-
-def _config_file():
-    """The config file in force (the last --configfile, else the Snakefile's), relative to the study."""
-    files = list(workflow.overwrite_configfiles or ()) or list(workflow.configfiles)
-    if not files:
-        return "config/config.yaml"
-    path = Path(files[-1])
-    rel = os.path.relpath(path.absolute(), Path.cwd())
-    return path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
-
-
-CONFIG_FILE = _config_file()
+# The config file in force (the last --configfile, else the Snakefile's), relative to the study.
+CONFIG_FILE = config_file_in_study(
+    list(workflow.overwrite_configfiles or ()) or list(workflow.configfiles)
+)
 STUDY = load_study_or_exit(config, config_path=CONFIG_FILE)
 SITES = STUDY.site_ids
 # The study's waves, roles and comparison groups (config), with each site's group values and each
-# transcript's wave, as rule params: the stages after validation read the design from here.
+# transcript's wave, passed to the stages after validation as params (design.design_params).
 DESIGN = design_params(
     STUDY.design,
     STUDY.sites,
