@@ -218,7 +218,7 @@ ROSTER = ("site\ttranscript\tparticipant\tname\taliases\trole\tgender\tlabel\tca
 
 
 def _stage(root: Path, out: Path, codings_dir: Path | None = None, unmapped: str = "fail",
-           assignments: Path | None = None) -> dict[str, str]:
+           assignments: Path | None = None, decisions: Path | None = None) -> dict[str, str]:
     o = outputs(out)
     o["project"] = str(out / "project.qdpx")
     d = codings_dir or root / "data" / "codings"
@@ -230,7 +230,8 @@ def _stage(root: Path, out: Path, codings_dir: Path | None = None, unmapped: str
                 sorted(str(x) for x in p.glob("*/*.en.tsv")), sorted(str(x) for x in p.glob("*/*.en.txt")),
                 str(d), unmapped, o, sites=str(root / "config/sites.tsv"),
                 roster=str(root / "data/restricted/roster.tsv"),
-                assignments=str(assignments) if assignments else None)
+                assignments=str(assignments) if assignments else None,
+                decisions=str(decisions) if decisions else None)
     return o
 
 
@@ -569,3 +570,42 @@ def test_reanchor_never_matches_a_short_phrase_of_a_removed_turn_in_a_changed_on
     [a, b] = reanchor(old, new, [(s, s + 4), (old.index("walk"), old.index("walk") + 4)])
     assert a.status == "review"
     assert b.status == "moved" and new[b.start:b.end] == "walk"
+
+
+def test_a_person_accepts_or_rejects_codings_held_for_review(study: Path, tmp_path: Path, caplog) -> None:
+    """The review table's rows, copied with a decision: accept takes the proposed span, reject drops."""
+    ts = transcripts_of(study)
+    old = ts["alpha.FG1"].text.replace("Nobody sits", "No one ever sits")
+    s1 = old.index("No one ever sits")
+    s2 = old.index("They walk")
+    path = study / "data/codings/coder_b/coder_b.qdpx"
+    path.parent.mkdir(parents=True)
+    write_qdpx(path, b_project({"alpha.FG1": ts["alpha.FG1"]},
+                               [("alpha.FG1", s1, s1 + 16, "community"),
+                                ("alpha.FG1", s2, s2 + 9, "Airtime/transport")],
+                               texts={"alpha.FG1": old}))
+    tsv = write_tsv(study / "data/codings/coder_a/alpha.FG1.tsv",
+                    [["alpha.FG1", 2, 0, 19, "Community stigma", "People call us bad."]],
+                    header=("transcript", "turn", "start", "end", "code", "text"))
+    first = _stage(study, tmp_path / "first")
+    rv = read(first["reanchor"])
+    assert rv["status"].tolist() == ["review", "review", "moved"]
+    decisions = write_tsv(study / "data/reanchor_decisions.tsv", [
+        list(rv.loc[0, ["coder", "transcript", "label", "old_turn", "old_start", "old_end"]]) + ["accept"],
+        list(rv.loc[1, ["coder", "transcript", "label", "old_turn", "old_start", "old_end"]]) + ["reject"],
+        ["coder_b", "alpha.FG1", "Mutuality", "", "1", "2", "accept"],        # matches nothing
+    ], header=("coder", "transcript", "label", "old_turn", "old_start", "old_end", "decision"))
+    with caplog.at_level(logging.WARNING):
+        o = _stage(study, tmp_path / "o", decisions=decisions)
+    rv = read(o["reanchor"])
+    assert rv["status"].tolist() == ["accepted", "rejected", "moved"]
+    c = read(o["codings"])
+    new = transcripts_of(study)["alpha.FG1"]
+    got = [(r.coder, new.turn_row(int(r.turn))["text"][int(r.start):int(r.end)]) for r in c.itertuples()]
+    accepted = rv.loc[0]
+    assert (accepted["coder"], accepted["new_text"]) in got                 # the proposed span
+    assert ("coder_b", "They walk") in got and len(got) == 2
+    assert f"{decisions}:4: this decision matches no coding held for review" in caplog.text
+    note = Path(o["summary"]).read_text(encoding="utf-8")
+    assert "By decision, 1 took their proposed span and 1 were dropped." in note
+    del tsv

@@ -38,7 +38,8 @@ import pandas as pd
 import yaml
 from rapidfuzz import fuzz, process
 
-from qualflow.coding_checks import (NEUTRAL_USERS, REANCHOR_COLUMNS, align_source, apply_assignments,
+from qualflow.coding_checks import (NEUTRAL_USERS, REANCHOR_COLUMNS, Decisions, align_source,
+                                    apply_assignments,
                                     duplicate_coders, reanchor_table, tsv_anchor, valence_of)
 from qualflow.errors import InputError, Problem, raise_if
 from qualflow.project_export import candidate_codes, study_project
@@ -501,7 +502,8 @@ def discover_codings(codings_dir: str | Path, files: Sequence[str] | None = None
     return found
 
 
-def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Transcript]) -> CodingSet:
+def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Transcript],
+                     decisions: Decisions | None = None) -> CodingSet:
     """A coder's TSV (one file per transcript): every row checked against the transcript's turns."""
     spath = str(path)
     df = read_tsv(path, "codings.schema.yaml", allow_empty=True)
@@ -538,6 +540,7 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
             problems.append(Problem(spath, line, "give both start and end, or neither (the whole "
                                                  "turn)"))
             continue
+        reanchored = False
         if r.get("text", "") or r.get("turn_sha", ""):
             # an anchored coding: where do its words sit in the current transcript?
             moved = tsv_anchor(t, turn, s, e, r.get("text", ""), r.get("turn_sha", ""), anchor_cache)
@@ -546,10 +549,19 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
                                 "coder": coder, "transcript": tid, "label": r["code"],
                                 "offsets": "turn", "file": spath, "line": line})
                 if moved["status"] == "review":
-                    if tid not in covered:
-                        covered.append(tid)
-                    continue
+                    decided = decisions.decide(anchors[-1]) if decisions is not None else ""
+                    if decided == "accept" and moved["new_turn"] != "" and \
+                            moved["new_end"] > moved["new_start"]:
+                        anchors[-1]["status"] = "accepted"
+                        moved = {**moved, "turn": moved["new_turn"], "start": moved["new_start"],
+                                 "end": moved["new_end"]}
+                    else:
+                        anchors[-1]["status"] = "rejected" if decided == "reject" else "review"
+                        if tid not in covered:
+                            covered.append(tid)
+                        continue
                 turn, s, e = moved["turn"], str(moved["start"]), str(moved["end"])
+                reanchored = True   # moved to the same words, or a person accepted the new span
         row = t.turn_row(turn)
         if row is None:
             problems.append(Problem(spath, line, (
@@ -568,7 +580,7 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
                 "transcript")))
             continue
         quoted = r.get("text", "")
-        if quoted and row["text"][start:end] != quoted:
+        if quoted and not reanchored and row["text"][start:end] != quoted:
             off = _first_difference(row["text"][start:end], quoted)
             problems.append(Problem(spath, line, (
                 f"coder {coder}: the coded text no longer matches {tid} turn {turn} at offset "
@@ -594,7 +606,7 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
         log.warning("%s: %d coding(s) were made on an older version of the transcript: %d moved to "
                     "the same words, %d need review (their words or turn changed; left out until "
                     "confirmed, see results/codes/reanchor_review.tsv)", spath, len(anchors),
-                    len(anchors) - n_rev, n_rev)
+                    sum(a["status"] == "moved" for a in anchors), n_rev)
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS) if rows else _empty_raw()
     return CodingSet(raw, [(tid, coder, "tsv", spath) for tid in covered], [], anchors)
 
@@ -644,7 +656,8 @@ def _code_paths(codes: Sequence[Code]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Transcript]) -> CodingSet:
+def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Transcript],
+                      decisions: Decisions | None = None) -> CodingSet:
     """A coder's REFI-QDA export: sources matched to transcripts, texts verified, spans to units.
 
     The coder of a coding is its ``creatingUser`` (the coding's, else the selection's); codings
@@ -658,6 +671,7 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
     project = read_qdpx(path)
     users = {u.name for u in project.users}
     paths = _code_paths(project.codes)
+    code_name = {c.guid: paths.get(c.guid, (c.name, c.name))[1] for c in project.codes}
     valence = valence_of(project.codes)
     sel_valence = {c.selection_guid: valence[c.code] for c in project.codings
                    if c.code in valence and c.selection_guid}
@@ -694,7 +708,7 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
             continue
         t = transcripts[tid]
         if sha != t.sha256:
-            aligned = align_source(s, t, codings, coder, spath, anchors)
+            aligned = align_source(s, t, codings, coder, spath, anchors, code_name, decisions)
             if aligned is None:
                 off = _first_difference(s.text, t.text)
                 problems.append(Problem(spath, None, (
@@ -736,9 +750,6 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
                              "label": name, "label_path": cpath, "source": "qdpx", "file": spath,
                              "line": None, "valence": sel_valence.get(c.selection_guid, ""),
                              "memo": c.memo})
-    code_name = {c.guid: paths.get(c.guid, (c.name, c.name))[1] for c in project.codes}
-    for a in anchors:
-        a["label"] = code_name.get(a["label"], a["label"])
     raise_if(problems)
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS) if rows else _empty_raw()
     coders = sorted({who for _t, who in coded}) or [coder]
@@ -757,14 +768,15 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
                       if (tid, who) not in coded], anchors)
 
 
-def read_codings(files: Sequence[tuple[str, str]], transcripts: Mapping[str, Transcript]) -> CodingSet:
+def read_codings(files: Sequence[tuple[str, str]], transcripts: Mapping[str, Transcript],
+                 decisions: Decisions | None = None) -> CodingSet:
     """Every coder's files, with the problems of all files reported together."""
     out = CodingSet(_empty_raw(), [])
     problems: list[Problem] = []
     for coder, path in files:
         reader = read_qdpx_codings if path.lower().endswith(".qdpx") else read_tsv_codings
         try:
-            out.extend(reader(path, coder, transcripts))
+            out.extend(reader(path, coder, transcripts, decisions))
         except InputError as e:
             problems.extend(e.problems)
     problems.extend(duplicate_coders(out.coverage))
@@ -996,11 +1008,15 @@ def summary_markdown(codebook: Codebook, themes: pd.DataFrame, book: pd.DataFram
     out += ["", f"Transcripts coded by two or more coders: {', '.join(double) or 'none'}."]
     out += [""] + [" ".join(counted)] if counted else []
     if anchors is not None and len(anchors):
-        n_rev = int((anchors["status"] == "review").sum())
+        n = anchors["status"].value_counts()
+        decided = (f" By decision, {int(n.get('accepted', 0))} took their proposed span and "
+                   f"{int(n.get('rejected', 0))} were dropped."
+                   if n.get("accepted", 0) or n.get("rejected", 0) else "")
         out += ["", "## Codings on a corrected transcript", "",
-                f"{len(anchors) - n_rev} coding(s) were made on an older version of their transcript "
-                f"and moved to the unchanged words in the current one; {n_rev} need review (their own "
-                "words changed) and are left out until re-coded: see reanchor_review.tsv."]
+                f"{int(n.get('moved', 0))} coding(s) were made on an older version of their transcript "
+                f"and moved to the unchanged words in the current one; {int(n.get('review', 0))} need "
+                "review (their own words changed) and are left out until re-coded or decided in "
+                "data/reanchor_decisions.tsv: see reanchor_review.tsv." + decided]
     unused = book[(book["n_codings"] == 0) & (book["origin"] != CANDIDATE)]["code"].tolist()
     if unused:
         out += ["", f"Codes no coder used: {', '.join(unused)}."]
@@ -1062,14 +1078,15 @@ def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence
                 transcripts_txt: Sequence[str], codings_dir: str, unmapped: str,
                 outputs: Mapping[str, str], sites: str | None = None, roster: str | None = None,
                 assignments: str | None = None, site_waves: str | None = None,
-                waves: Mapping[str, str] | None = None) -> None:
+                waves: Mapping[str, str] | None = None, decisions: str | None = None) -> None:
     """Rule ``codes``: read and check everything, then write every output (nothing on failure).
 
     ``outputs`` keys: codings, codebook, unmapped, coverage, themes, summary, qdc, packet, and
     optionally reanchor (the review table) and project (the whole coded study as .qdpx; its
     participant cases need ``roster``; ``site_waves`` gives transcripts their per-wave groups).
     ``assignments``: the declared coder × transcript table. ``waves``: each transcript's wave
-    (``<site>.<T>`` -> wave), for the coverage table.
+    (``<site>.<T>`` -> wave), for the coverage table. ``decisions``: a person's accept/reject of
+    the codings held for review on a corrected transcript (``reanchor_decisions.tsv``).
     """
     book = load_codebook(codebook)
     order_sites = _site_order(sites)
@@ -1079,7 +1096,10 @@ def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence
     if not files:
         log.warning("no codings under %s: writing the codebook and the coding packet only",
                     codings_dir)
-    read = read_codings(files, transcripts)
+    ledger = Decisions.read(decisions) if decisions else None
+    read = read_codings(files, transcripts, ledger)
+    if ledger is not None:
+        ledger.warn_unused()
     table = read_tsv(assignments, "coding_assignments.schema.yaml", allow_empty=True) \
         if assignments else None
     covered, counted, problems = apply_assignments(read.coverage, read.delivered, table,

@@ -26,7 +26,7 @@ from qualflow.refiqda import Coding, Source
 if TYPE_CHECKING:
     from qualflow.codebook import Transcript
 
-__all__ = ["NEUTRAL_USERS", "REANCHOR_COLUMNS", "align_source", "apply_assignments",
+__all__ = ["NEUTRAL_USERS", "REANCHOR_COLUMNS", "Decisions", "align_source", "apply_assignments",
            "check_codings_at_load", "duplicate_coders", "reanchor_table", "tsv_anchor", "turn_sha", "valence_of"]
 
 log = logging.getLogger("qualflow.codebook")
@@ -47,8 +47,49 @@ def _turn_at(t: Transcript, offset: int) -> int | None:
     return int(t.turns.at[i, "turn"]) if i >= 0 else None
 
 
+class Decisions:
+    """A person's decisions on codings held for review (``data/reanchor_decisions.tsv``): each row
+    names a review row of ``reanchor_review.tsv`` by coder, transcript, label, old_turn, old_start and
+    old_end, and says ``accept`` (the coding takes the proposed span) or ``reject`` (it is dropped)."""
+
+    KEY = ("coder", "transcript", "label", "old_turn", "old_start", "old_end")
+
+    def __init__(self, rows: Mapping[tuple, tuple[str, int]], path: str) -> None:
+        self.rows, self.path, self.used = dict(rows), path, set()
+
+    @classmethod
+    def read(cls, path: str | Path) -> "Decisions":
+        from qualflow.tables import read_tsv
+        df = read_tsv(path, "reanchor_decisions.schema.yaml", allow_empty=True)
+        rows = {}
+        for r in df.to_dict("records"):
+            rows[tuple(str(r.get(k, "")) for k in cls.KEY)] = (r["decision"], int(r["_line"]))
+        return cls(rows, str(path))
+
+    @classmethod
+    def key(cls, row: Mapping) -> tuple:
+        def s(v) -> str:
+            return "" if v is None or (isinstance(v, float) and v != v) else str(v)
+        return tuple(s(row.get(k, "")) for k in cls.KEY)
+
+    def decide(self, row: Mapping) -> str:
+        """``accept``, ``reject`` or "" for a review row."""
+        k = self.key(row)
+        if k in self.rows:
+            self.used.add(k)
+            return self.rows[k][0]
+        return ""
+
+    def warn_unused(self) -> None:
+        for k, (_d, line) in self.rows.items():
+            if k not in self.used:
+                log.warning("%s:%s: this decision matches no coding held for review (it was re-coded, "
+                            "or the transcript changed again): remove the row", self.path, line)
+
+
 def align_source(s: Source, t: Transcript, codings: list[Coding], coder: str, spath: str,
-                  anchors: list[dict]) -> list[Coding] | None:
+                 anchors: list[dict], names: Mapping[str, str] | None = None,
+                 decisions: Decisions | None = None) -> list[Coding] | None:
     """The codings of a source whose text is not the current transcript's, in current positions.
 
     Line endings and a BOM are no difference: positions are mapped and every coding kept. Any
@@ -72,17 +113,22 @@ def align_source(s: Source, t: Transcript, codings: list[Coding], coder: str, sp
     n_moved = n_review = 0
     for c, m, a in zip(codings, moved, reanchor(old, t.text, [(m.start, m.end) for m in moved])):
         row = {"coder": coder if c.coder in NEUTRAL_USERS or c.coder is None else c.coder,
-               "transcript": t.id, "label": c.code, "status": a.status,
+               "transcript": t.id, "label": (names or {}).get(c.code, c.code), "status": a.status,
                "offsets": "source", "old_turn": "", "old_start": m.start, "old_end": m.end,
                "old_text": old[m.start:m.end], "new_turn": _turn_at(t, a.start),
                "new_start": a.start, "new_end": a.end, "new_text": t.text[a.start:a.end],
                "file": spath, "line": None}
         anchors.append(row)
-        if a.status == "moved":
+        decided = decisions.decide(row) if decisions is not None and a.status == "review" else ""
+        if decided == "accept" and a.end > a.start:
+            row["status"] = "accepted"
+        elif decided == "reject":
+            row["status"] = "rejected"
+        if row["status"] in ("moved", "accepted"):
             n_moved += 1
             out.append(replace(c, start=a.start, end=a.end))
         else:
-            n_review += 1
+            n_review += row["status"] == "review"
     log.warning("%s: source %r (%s) is an older version of %s: %d coding(s) moved to the "
                 "corrected text, %d need review (their own text changed; left out until confirmed, "
                 "see results/codes/reanchor_review.tsv)", spath, s.name, t.id, t.txt_path, n_moved,
@@ -122,7 +168,7 @@ def reanchor_table(anchors: Sequence[dict], order: Mapping[str, int]) -> pd.Data
         out[col] = pd.to_numeric(out[col], errors="coerce").astype("Int64")
     if len(out):
         out["_t"] = out["transcript"].map(order)
-        out["_s"] = out["status"].map({"review": 0, "moved": 1})
+        out["_s"] = out["status"].map({"review": 0, "accepted": 1, "rejected": 2, "moved": 3})
         out = out.sort_values(["_s", "_t", "coder", "file", "old_start", "old_end", "label"],
                               kind="stable").drop(columns=["_t", "_s"])
     return out.reset_index(drop=True)

@@ -11,6 +11,9 @@ CODING_FILES = sorted(
 # The declared coder x transcript table (optional: without it, the documented default rule counts).
 ASSIGNMENTS = config.get("coding_assignments", "data/coding_assignments.tsv")
 ASSIGNMENTS = ASSIGNMENTS if ASSIGNMENTS and Path(ASSIGNMENTS).exists() else ""
+# A person's accept/reject of codings held for review on a corrected transcript (optional).
+DECISIONS = config.get("reanchor_decisions", "data/reanchor_decisions.tsv")
+DECISIONS = DECISIONS if DECISIONS and Path(DECISIONS).exists() else ""
 
 
 rule codes:
@@ -21,6 +24,7 @@ rule codes:
         # participant cases of project.qdpx: pseudonym, role, gender, label (never a name)
         roster=config["roster"],
         assignments=[ASSIGNMENTS] if ASSIGNMENTS else [],
+        decisions=[DECISIONS] if DECISIONS else [],
         # per-wave groups (e.g. income group at each wave) as transcript variables in project.qdpx
         site_waves=[config["site_waves"]] if config.get("site_waves") else [],
         transcripts_tsv=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],

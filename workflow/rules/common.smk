@@ -106,6 +106,7 @@ def manifest_inputs():
     files += [s.path for s in STUDY.sources]
     files += CODING_FILES  # the coders' files the codes rule reads (workflow/rules/codes.smk)
     files += [ASSIGNMENTS] if ASSIGNMENTS else []
+    files += [DECISIONS] if DECISIONS else []
     res = config.get("translation_resolutions", "")
     files += [res] if res and Path(res).exists() else []
     files += [config["gate_decisions"]] if config.get("gate_decisions") else []  # reviewed gate decisions
