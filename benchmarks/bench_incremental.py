@@ -1,7 +1,7 @@
 """Incremental runs: a one-word edit in one site's English transcript, against a cold run.
 
 Copies the project's inputs and code to a temporary folder, runs the whole workflow from nothing (the
-cold run), changes one word in ``data/raw/<site>/<T>.en.txt`` and runs again (the incremental run).
+cold run), changes one word in ``data/synthetic/raw/<site>/<T>.en.txt`` (the demo) and runs again (the incremental run).
 Both are timed in the same process on the same machine, so the figure that matters is the ratio of
 the two walls; the jobs each run executed are listed from Snakemake's own summary.
 
@@ -84,14 +84,14 @@ def main() -> None:
             project = Path(tmp) / "project"
             copy_project(project)
             cold, cold_cpu, cold_jobs = run(project)
-            edited = one_word_edit(project / "data/raw" / args.site / f"{args.transcript}.en.txt")
+            edited = one_word_edit(project / "data/synthetic/raw" / args.site / f"{args.transcript}.en.txt")
             time.sleep(1.0)   # a later mtime than every output, as a real edit would have
             inc, inc_cpu, inc_jobs = run(project)
             pairs.append((inc / cold, cold, inc, cold_jobs, inc_jobs, edited, cold_cpu, inc_cpu))
     pairs.sort(key=lambda p: p[0])
     ratio, cold, inc, cold_jobs, inc_jobs, edited, cold_cpu, inc_cpu = pairs[len(pairs) // 2]
     print(f"cpus={os.cpu_count()}, 1-minute load average {os.getloadavg()[0]:.2f}; edit: "
-          f"data/raw/{args.site}/{args.transcript}.en.txt {edited}")
+          f"data/synthetic/raw/{args.site}/{args.transcript}.en.txt {edited}")
     print(f"cold run:        {cold:6.1f} s wall, {cold_cpu:6.1f} s CPU, {sum(cold_jobs.values())} jobs")
     print(f"incremental run: {inc:6.1f} s wall, {inc_cpu:6.1f} s CPU, {sum(inc_jobs.values())} jobs: "
           f"{', '.join(sorted(inc_jobs))}")

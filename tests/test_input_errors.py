@@ -59,7 +59,7 @@ def _rejected(project: Path) -> list[str]:
 def test_trailing_space_in_site_ids_is_ignored_everywhere(pristine, tmp_path, demo):
     """Item 1: `ulm ` in sites.tsv and the roster is `ulm`, for the load check and for the per-site jobs."""
     project = _copy(pristine, tmp_path)
-    sites, roster = project / "config/sites.tsv", project / "data/restricted/roster.tsv"
+    sites, roster = project / "config/sites.tsv", project / "data/synthetic/restricted/roster.tsv"
     _replace(sites, "\nulm\t", "\nulm \t")
     _replace(roster, "\nulm\t", "\nulm \t", count=3)
     proc = snakemake(project, "--profile", "profiles/default", "pseudonymise_ulm", check=False)
@@ -95,10 +95,10 @@ def test_markers_with_other_names_than_english_are_rejected(pristine, tmp_path):
 def test_utf16_roster_gets_the_excel_steps(pristine, tmp_path):
     """Item 4: Excel's 'Unicode Text' is UTF-16; the hint says how to get UTF-8 from there."""
     project = _copy(pristine, tmp_path)
-    roster = project / "data/restricted/roster.tsv"
+    roster = project / "data/synthetic/restricted/roster.tsv"
     roster.write_bytes(roster.read_text(encoding="utf-8").encode("utf-16"))
     assert _rejected(project) == [
-        "data/restricted/roster.tsv:1: is not UTF-8 (it looks like UTF-16): re-save it as UTF-8: in Excel, "
+        "data/synthetic/restricted/roster.tsv:1: is not UTF-8 (it looks like UTF-16): re-save it as UTF-8: in Excel, "
         "File > Save As > 'Unicode Text (*.txt)', then open that file in Notepad, File > Save As, Encoding "
         "'UTF-8', and name it .tsv again (in LibreOffice Calc: Save As 'Text CSV', Edit filter settings, "
         "character set 'Unicode (UTF-8)', field delimiter {Tab})"]
@@ -106,12 +106,12 @@ def test_utf16_roster_gets_the_excel_steps(pristine, tmp_path):
 
 def test_cp1252_transcript_gets_the_word_steps(pristine, tmp_path):
     project = _copy(pristine, tmp_path)
-    f = project / "data/raw/ulm/FG1.de.txt"
+    f = project / "data/synthetic/raw/ulm/FG1.de.txt"
     text = f.read_text(encoding="utf-8")
     f.write_bytes(text.encode("cp1252"))
     line = next(i for i, l in enumerate(text.splitlines(), 1) if any(ord(c) > 127 for c in l))
     assert _rejected(project) == [
-        f"data/raw/ulm/FG1.de.txt:{line}: is not UTF-8 (it looks like Windows-1252 / ISO-8859-1 (Western "
+        f"data/synthetic/raw/ulm/FG1.de.txt:{line}: is not UTF-8 (it looks like Windows-1252 / ISO-8859-1 (Western "
         "European)): re-save it as UTF-8: in Word, File > Save As > 'Plain Text (*.txt)', then in the File "
         "Conversion box choose 'Other encoding' > 'Unicode (UTF-8)' (Word's 'Unicode' is UTF-16); in Notepad "
         "or another editor, Save As with Encoding 'UTF-8'"]
@@ -119,19 +119,19 @@ def test_cp1252_transcript_gets_the_word_steps(pristine, tmp_path):
 
 def test_speaker_typo_gets_did_you_mean(pristine, tmp_path):
     project = _copy(pristine, tmp_path)
-    f = project / "data/raw/ulm/FG1.en.txt"
+    f = project / "data/synthetic/raw/ulm/FG1.en.txt"
     line = _line_of(f, "Sabine K.: Yes, I'll start.")
     _replace(f, "Sabine K.: Yes, I'll start.", "Sabin K.: Yes, I'll start.")
     assert _rejected(project) == [
-        f"data/raw/ulm/FG1.en.txt:{line}: speaker 'Sabin K.' is not in the roster for ulm: did you mean "
+        f"data/synthetic/raw/ulm/FG1.en.txt:{line}: speaker 'Sabin K.' is not in the roster for ulm: did you mean "
         "'Sabine K.'? If it is someone else, add the person (or this spelling as an alias) to roster.tsv"]
 
 
 def test_empty_required_cell_says_so(pristine, tmp_path):
     project = _copy(pristine, tmp_path)
-    roster = project / "data/restricted/roster.tsv"
+    roster = project / "data/synthetic/restricted/roster.tsv"
     _replace(roster, "\tSabine Kieselbach\t", "\t\t")
-    assert _rejected(project) == ["data/restricted/roster.tsv:2: column name is empty (required)"]
+    assert _rejected(project) == ["data/synthetic/restricted/roster.tsv:2: column name is empty (required)"]
 
 
 def test_duplicate_site_is_a_line_not_a_traceback(pristine, tmp_path):
@@ -144,6 +144,6 @@ def test_duplicate_site_is_a_line_not_a_traceback(pristine, tmp_path):
 
 def test_missing_roster_file_is_a_line_not_a_traceback(pristine, tmp_path):
     project = _copy(pristine, tmp_path)
-    (project / "data/restricted/roster.tsv").unlink()
-    assert _rejected(project) == ["data/restricted/roster.tsv: does not exist: create it, or fix its path in "
+    (project / "data/synthetic/restricted/roster.tsv").unlink()
+    assert _rejected(project) == ["data/synthetic/restricted/roster.tsv: does not exist: create it, or fix its path in "
                                   "config/config.yaml"]

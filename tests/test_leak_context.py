@@ -150,3 +150,13 @@ def test_the_demo_outputs_own_words_do_not_stop_a_run_for_participants_named_lik
     hits = scan(files + [planted], entries, scope=scope).hits
     assert set(hits["key"]) == {"roster:k:1", "roster:k:2", "roster:k:3", "roster:k:4"}
     assert set(hits["file"]) == {str(planted)}
+
+
+def test_manifest_records_each_reviewed_decision(tmp_path):
+    from qualflow.manifest import build_manifest
+    d = write(tmp_path / "results/leak_decisions.tsv", "key\tsite\tlanguage\tdecision\twaived\tfiles\n"
+                                                       "roster:m:F1\td\tsw\tnot_a_name\t14\t5\n")
+    m = build_manifest([], [str(d)], {"study": "x"}, str(d))
+    rows = m[m["section"] == "decision"].to_dict("records")
+    assert rows == [{"section": "decision", "name": "roster:m:F1 d/sw", "sha256": "", "bytes": "14",
+                     "version": "not_a_name"}]

@@ -23,11 +23,11 @@ FM = "---\nkind: focus_group\ndate: 2019-05-14\n---\n"
 def _add_finnish_site(project):
     with open(project / "config/sites.tsv", "a", encoding="utf-8") as fh:
         fh.write("oulu\tOulu\tFinland\thigh\thigh-income\tsecondary\tfi\tsome\n")
-    with open(project / "data/restricted/roster.tsv", "a", encoding="utf-8") as fh:
+    with open(project / "data/synthetic/restricted/roster.tsv", "a", encoding="utf-8") as fh:
         fh.write("oulu\tFG1\t1\tAino Vuorijärvi\tAino V.|Aino\tpsw\tfemale\t\t\n"
                  "oulu\tFG1\t2\tTapio Kelokallio\tTapio K.|Tapio\tmh_worker\tmale\t\t\n"
                  "oulu\tFG1\tF1\tSirkka Lummelahti\tSirkka L.\tfacilitator\tfemale\t\t\n")
-    raw = project / "data/raw/oulu"
+    raw = project / "data/synthetic/raw/oulu"
     raw.mkdir(parents=True)
     (raw / "FG1.fi.txt").write_text(
         FM + "Sirkka L.: Tervetuloa. Mitä mieltä olette vertaistuesta?\n\n"

@@ -30,7 +30,7 @@ def _forms() -> list[tuple[str, bool]]:
     """Every synthetic roster and identifier name and alias, with its case sensitivity."""
     out = []
     for name, cols in (("roster.tsv", ("name", "aliases")), ("identifiers.tsv", ("term", "aliases"))):
-        with open(ROOT / "data/restricted" / name, encoding="utf-8") as fh:
+        with open(ROOT / "data/synthetic/restricted" / name, encoding="utf-8") as fh:
             for row in csv.DictReader(fh, delimiter="\t"):
                 cs = row.get("case_sensitive") == "yes"
                 for col in cols:
@@ -114,7 +114,7 @@ def test_two_runs_give_byte_identical_results_and_restricted(demo, tmp_path):
 
 def test_bad_input_stops_before_any_job_with_one_line_per_problem(tmp_path):
     project = copy_project(tmp_path / "bad")
-    f = project / "data/raw/kampala/FG2.lg.txt"
+    f = project / "data/synthetic/raw/kampala/FG2.lg.txt"
     before = f.read_bytes()
     text = before.decode()
     first = next(l for l in text.splitlines() if l.startswith("Denis O.:"))
@@ -123,7 +123,7 @@ def test_bad_input_stops_before_any_job_with_one_line_per_problem(tmp_path):
     line = text.splitlines().index(first) + 1
     proc = snakemake(project, "--profile", "profiles/default", check=False)
     assert proc.returncode == 1
-    assert f"data/raw/kampala/FG2.lg.txt:{line}: speaker 'Nakato S.' is not in the roster for kampala" in proc.stderr
+    assert f"data/synthetic/raw/kampala/FG2.lg.txt:{line}: speaker 'Nakato S.' is not in the roster for kampala" in proc.stderr
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     assert not (project / "results/tables").exists() and not (project / "restricted/parsed").exists()
     assert f.read_bytes() == changed    # inputs never modified
@@ -184,7 +184,7 @@ RERUN_AFTER_ULM_EN_EDIT = {
 def test_one_word_edit_at_one_site_reruns_only_that_site_and_the_aggregates(demo, tmp_path):
     project = tmp_path / "incremental"
     shutil.copytree(demo, project, symlinks=True)            # copy2: outputs keep their times
-    f = project / "data/raw/ulm/FG1.en.txt"
+    f = project / "data/synthetic/raw/ulm/FG1.en.txt"
     f.write_text(f.read_text(encoding="utf-8").replace("But maybe a good one.", "But maybe a fine one.", 1),
                  encoding="utf-8")
     out = snakemake(project, "--profile", "profiles/default", "-n", "--quiet", "rules").stdout

@@ -5,7 +5,7 @@ made-up surnames, so nothing refers to a real person. Counts reproduce Table 2 o
 Charles et al. (2023) exactly; participant numbers and descriptions match every published
 quote attribution (see data/README.md). Deterministic: no randomness at all.
 
-    python data/scripts/make_roster.py   # rewrites data/restricted/{roster,identifiers}.tsv
+    python data/scripts/make_roster.py   # rewrites data/synthetic/restricted/{roster,identifiers}.tsv
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import csv
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE.parent / "restricted"
+OUT = HERE.parent / "synthetic" / "restricted"
 
 # (number, transcript, name, aliases, role, gender, label, case_sensitive)
 R = []

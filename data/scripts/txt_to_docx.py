@@ -7,7 +7,7 @@ speaker names as "Heading 3" paragraphs followed by the turn's text, some turns 
 (mid-word, with formatting changes), as Word does after editing. Deterministic: the layout choice
 depends only on the turn number.
 
-    python data/scripts/txt_to_docx.py data/raw/hamburg/FG1.de.txt   # writes FG1.de.docx beside it
+    python data/scripts/txt_to_docx.py data/synthetic/raw/hamburg/FG1.de.txt   # writes FG1.de.docx beside it
 """
 from __future__ import annotations
 

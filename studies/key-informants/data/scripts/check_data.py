@@ -108,8 +108,8 @@ def read_rows(path: Path, header: list[str]) -> list[tuple[int, dict]]:
 
 
 def table_files(kind: str) -> list[Path]:
-    """The study's restricted/<kind>.tsv (roster or identifiers)."""
-    return [DATA / "restricted" / f"{kind}.tsv"]
+    """The study's synthetic/restricted/<kind>.tsv (roster or identifiers)."""
+    return [DATA / "synthetic" / "restricted" / f"{kind}.tsv"]
 
 
 # ------------------------------------------------------------------------------------ roster
@@ -143,7 +143,7 @@ def load_roster() -> list[Person]:
 
 def check_roster(people: list[Person], sites: list[str]) -> dict[str, tuple[int, int, int, int]]:
     counts = {}
-    path = DATA / "restricted" / "roster.tsv"
+    path = DATA / "synthetic" / "restricted" / "roster.tsv"
     for site in sites:
         inf = [p for p in people if p.site == site and not p.is_facilitator]
         pre = sum("FG1" in p.transcripts for p in inf)
@@ -211,7 +211,7 @@ def check_transcripts(people: list[Person], sites: list[str], planted) -> dict:
     english: dict[str, object] = {}
     pairs = []
     for site in sites:
-        folder = DATA / "raw" / site
+        folder = DATA / "synthetic" / "raw" / site
         for fg, (wave, first, last) in WAVES.items():
             langs = ["en"] + ([LOCAL_LANG[site]] if LOCAL_LANG.get(site) else [])
             parsed = {}
@@ -395,11 +395,11 @@ def check_codings(english: dict, people: list[Person], sites: list[str]) -> Coun
 
 
 def present_sites(people: list[Person]) -> list[str]:
-    raw = {p.name for p in (DATA / "raw").iterdir() if p.is_dir()} if (DATA / "raw").exists() else set()
+    raw = {p.name for p in (DATA / "synthetic" / "raw").iterdir() if p.is_dir()} if (DATA / "synthetic" / "raw").exists() else set()
     found = raw | {p.site for p in people}
     unknown = sorted(found - set(EXPECTED))
     for s in unknown:
-        problem(DATA / "raw" / s, None, f"site {s!r} is not a site of the study ({', '.join(EXPECTED)})")
+        problem(DATA / "synthetic" / "raw" / s, None, f"site {s!r} is not a site of the study ({', '.join(EXPECTED)})")
     return [s for s in EXPECTED if s in found]
 
 
