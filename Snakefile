@@ -20,7 +20,18 @@ validate(config, "workflow/schemas/config.schema.yaml")
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 from qualflow import state as run_state
 
-report: "workflow/report/workflow_stale.rst" if run_state.is_stale() else "workflow/report/workflow.rst"
+# The front page: the run's own (results/report/front.rst: key numbers, Table 2, links to every table;
+# rule report_pages) once a run has written it, the static description before that.
+_FRONT = Path("results/report/front.rst")
+
+
+REPORT_FRONT = (
+    "workflow/report/workflow_stale.rst" if run_state.is_stale()
+    else str(_FRONT.resolve()) if _FRONT.exists() else "workflow/report/workflow.rst"
+)
+
+
+report: REPORT_FRONT
 
 
 onstart:
@@ -44,6 +55,7 @@ include: "workflow/rules/codes.smk"
 include: "workflow/rules/agreement.smk"
 include: "workflow/rules/participants.smk"
 include: "workflow/rules/themes.smk"
+include: "workflow/rules/report.smk"
 include: "workflow/rules/gate.smk"
 
 

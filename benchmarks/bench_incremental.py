@@ -5,7 +5,10 @@ cold run), changes one word in ``data/synthetic/raw/<site>/<T>.en.txt`` (the dem
 Both are timed in the same process on the same machine, so the figure that matters is the ratio of
 the two walls; the jobs each run executed are listed from Snakemake's own summary.
 
-    .venv/bin/python benchmarks/bench_incremental.py [--site ulm] [--transcript FG1] [--repeat 1]
+    .venv/bin/python benchmarks/bench_incremental.py [--site ulm] [--transcript FG1] [--repeat 1] [--copies 1]
+
+``--copies 4`` runs the same edit in a 20-site study (every demo site four times), where the per-site
+work a cold run repeats for every site dominates Snakemake's and the aggregates' fixed costs.
 
 (`make benchmark-incremental`; the target in docs/DESIGN.md is an incremental wall of at most 40 % of
 the cold one.)
@@ -35,6 +38,40 @@ def copy_project(dst: Path) -> None:
             shutil.copytree(src, dst / part, ignore=ignore)
         else:
             shutil.copy2(src, dst / part)
+
+
+def replicate_sites(project: Path, copies: int) -> int:
+    """A larger study from the demo: every site ``copies`` times (``ulm``, ``ulm_2``, ...), each copy
+    with its own rows in sites.tsv, the roster and the identifiers, its transcripts and its TSV codings.
+    Returns the number of sites."""
+    def rows(path: Path) -> tuple[str, list[str]]:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        return lines[0], [l for l in lines[1:] if l.strip()]
+
+    tables = {"sites": project / "config/sites.tsv", "roster": project / "data/synthetic/restricted/roster.tsv",
+              "identifiers": project / "data/synthetic/restricted/identifiers.tsv"}
+    header, site_rows = rows(tables["sites"])
+    ids = [r.split("\t")[0] for r in site_rows]
+    for kind, path in tables.items():
+        head, body = rows(path)
+        extra = []
+        for i in range(2, copies + 1):
+            for r in body:
+                cells = r.split("\t")
+                if cells[0] in ids:
+                    cells[0] = f"{cells[0]}_{i}"
+                    if kind == "sites":
+                        cells[1] = f"{cells[1]} {i}"
+                    extra.append("\t".join(cells))
+        path.write_text("\n".join([head, *body, *extra]) + "\n", encoding="utf-8")
+    for i in range(2, copies + 1):
+        for site in ids:
+            raw = project / "data/synthetic/raw"
+            shutil.copytree(raw / site, raw / f"{site}_{i}")
+            for f in sorted((project / "data/codings").glob(f"*/{site}.*.tsv")):
+                text = f.read_text(encoding="utf-8").replace(f"\n{site}.", f"\n{site}_{i}.")
+                (f.parent / f.name.replace(f"{site}.", f"{site}_{i}.", 1)).write_text(text, encoding="utf-8")
+    return len(ids) * copies
 
 
 def run(project: Path) -> tuple[float, float, dict[str, int]]:
@@ -77,12 +114,15 @@ def main() -> None:
     ap.add_argument("--site", default="ulm")
     ap.add_argument("--transcript", default="FG1")
     ap.add_argument("--repeat", type=int, default=1, help="cold+incremental pairs (the median is reported)")
+    ap.add_argument("--copies", type=int, default=1,
+                    help="run a larger study: every demo site this many times (5 x copies sites)")
     args = ap.parse_args()
     pairs = []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory(prefix="qualflow-bench-") as tmp:
             project = Path(tmp) / "project"
             copy_project(project)
+            n_sites = replicate_sites(project, args.copies) if args.copies > 1 else 5
             cold, cold_cpu, cold_jobs = run(project)
             edited = one_word_edit(project / "data/synthetic/raw" / args.site / f"{args.transcript}.en.txt")
             time.sleep(1.0)   # a later mtime than every output, as a real edit would have
@@ -90,7 +130,7 @@ def main() -> None:
             pairs.append((inc / cold, cold, inc, cold_jobs, inc_jobs, edited, cold_cpu, inc_cpu))
     pairs.sort(key=lambda p: p[0])
     ratio, cold, inc, cold_jobs, inc_jobs, edited, cold_cpu, inc_cpu = pairs[len(pairs) // 2]
-    print(f"cpus={os.cpu_count()}, 1-minute load average {os.getloadavg()[0]:.2f}; edit: "
+    print(f"study: {n_sites} sites; cpus={os.cpu_count()}, 1-minute load average {os.getloadavg()[0]:.2f}; edit: "
           f"data/synthetic/raw/{args.site}/{args.transcript}.en.txt {edited}")
     print(f"cold run:        {cold:6.1f} s wall, {cold_cpu:6.1f} s CPU, {sum(cold_jobs.values())} jobs")
     print(f"incremental run: {inc:6.1f} s wall, {inc_cpu:6.1f} s CPU, {sum(inc_jobs.values())} jobs: "

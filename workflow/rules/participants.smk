@@ -9,7 +9,7 @@ rule participants:
     output:
         tsv=report("results/tables/table2.tsv", caption="../report/table2.rst", category="Participants"),
         md="results/tables/table2.md",
-        html="results/tables/table2.html",
+        html=report("results/tables/table2.html", caption="../report/table2.rst", category="Participants"),
         # a study with waves (config waves): the table by site and wave too
         **(
             {

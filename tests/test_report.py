@@ -1,0 +1,73 @@
+"""The HTML report a reviewer reads: every table inside it, and a front page with the key numbers
+(issue 12, item 10). Built from the demo run with `snakemake --report`, opened in headless Chromium."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from conftest import snakemake
+from test_review_browser import _chromium
+
+
+@pytest.fixture(scope="module")
+def report(demo, tmp_path_factory):
+    project = tmp_path_factory.mktemp("report") / "project"
+    shutil.copytree(demo, project, symlinks=True)
+    snakemake(project, "--profile", "profiles/default", "--report", "results/report.html")
+    return project
+
+
+def test_front_page_has_key_numbers_table2_and_links(report):
+    front = (report / "results/report/front.rst").read_text(encoding="utf-8")
+    t2 = pd.read_csv(report / "results/tables/table2.tsv", sep="\t", dtype=str, keep_default_na=False)
+    total = t2[t2["site"] == "Total"].iloc[0]
+    assert f"**{total['n']} focus-group participants** in **{total['focus_groups']} focus groups**" in front
+    assert "**5 sites**" in front and "**15 transcripts**" in front and "**4 double-coded**" in front
+    pooled = pd.read_csv(report / "results/agreement/by_code.tsv", sep="\t", dtype=str, keep_default_na=False)
+    alpha = float(pooled[(pooled["code"] == "(pooled)") & (pooled["scope"] == "all")]["alpha"].iloc[0])
+    assert f"Krippendorff's alpha {alpha:.3f}".replace("0.", ".", 1) in front
+    for page in ("`table2.html`_", "`agreement.html`_", "`quotes.html`_", "`codebook.html`_"):
+        assert page in front
+    # every Table 2 row, as the journal prints it
+    for row in t2.astype(str).values.tolist():
+        assert f"   * - {row[0]}\n" + "".join(f"     - {v}\n" for v in row[1:]) in front + "\n"
+
+
+def test_agreement_quotes_and_codebook_pages_carry_the_tables(report):
+    res = report / "results"
+    agreement = (res / "report/agreement.html").read_text(encoding="utf-8")
+    assert "<h2>Intercoder agreement</h2>" in agreement and "Agreement by theme" in agreement
+    themes = pd.read_csv(res / "agreement/by_theme.tsv", sep="\t", dtype=str, keep_default_na=False)
+    for label in themes[themes["scope"] == "all"]["label"]:
+        assert f"<td>{label}</td>" in agreement.replace("&#x27;", "'")
+    quotes = (res / "report/quotes.html").read_text(encoding="utf-8")
+    assert quotes.count("<li>") == sum(l.startswith("- ") for l in
+                                       (res / "themes/quotes.md").read_text(encoding="utf-8").splitlines())
+    book = pd.read_csv(res / "codes/codebook.tsv", sep="\t", dtype=str, keep_default_na=False)
+    codebook = (res / "report/codebook.html").read_text(encoding="utf-8")
+    assert all(f"<td>{html_escape(l)}</td>" in codebook for l in book["label"])
+
+
+def html_escape(s: str) -> str:
+    import html
+    return html.escape(s)
+
+
+def test_report_opens_in_chromium_with_table2_total_row_on_the_front_page(report):
+    exe = _chromium()
+    page = report / "results/report.html"
+    proc = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
+                           "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=300)
+    # what the page renders, not the data it embeds: drop the scripts (they carry every file as data)
+    dom = re.sub(r"<script\b[^>]*>.*?</script>", "", proc.stdout, flags=re.S)
+    t2 = pd.read_csv(report / "results/tables/table2.tsv", sep="\t", dtype=str, keep_default_na=False)
+    total = t2[t2["site"] == "Total"].iloc[0].tolist()
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", dom, flags=re.S)
+    cells = [re.findall(r"<t[dh][^>]*>\s*(?:<p>)?(.*?)(?:</p>)?\s*</t[dh]>", r, flags=re.S) for r in rows]
+    assert [c.strip() for c in total] in [[x.strip() for x in c] for c in cells], \
+        f"Table 2's total row not on the report's front page ({len(rows)} rows rendered)"
+    assert "Key numbers" in dom

@@ -1,0 +1,36 @@
+# The report's own pages (qualflow.report): the front page with the run's key numbers and Table 2, and
+# the agreement results, quotes and codebook as HTML, so `snakemake --report` shows every table inside
+# results/report.html instead of a download link. Reads results/ only.
+rule report_pages:
+    input:
+        table2="results/tables/table2.tsv",
+        by_code="results/agreement/by_code.tsv",
+        by_theme="results/agreement/by_theme.tsv",
+        agreement="results/agreement/summary.md",
+        quotes="results/themes/quotes.md",
+        codebook="results/codes/codebook.tsv",
+        themes="results/codes/themes.tsv",
+        coverage="results/codes/coverage.tsv",
+        flags=["results/translation/flags_by_site.tsv"] if TRANSLATION_SITES else [],
+        sites=config["sites"],
+    output:
+        front="results/report/front.rst",
+        agreement=report("results/report/agreement.html", caption="../report/report_agreement.rst",
+                         category="Agreement"),
+        quotes=report("results/report/quotes.html", caption="../report/report_quotes.rst", category="Themes"),
+        codebook=report("results/report/codebook.html", caption="../report/report_codebook.rst",
+                        category="Codes"),
+    params:
+        study=config.get("study", ""),
+        n_transcripts=len({(s.site, s.transcript) for s in STUDY.sources}),
+        pages=["table2.html", "agreement.html", "quotes.html", "codebook.html"]
+        + (["flags_by_site.tsv", "review.html"] if TRANSLATION_SITES else []),
+    log:
+        "logs/report_pages.log",
+    conda:
+        "../envs/qualflow.yaml"
+    script:
+        "../scripts/report_pages.py"
+
+
+ALL_OUTPUTS += rules.report_pages.output
