@@ -58,9 +58,45 @@ def html_table(df: pd.DataFrame, caption: str = "", headings: dict[str, str] | N
 
 
 def markdown_html(text: str) -> str:
-    """Our own Markdown outputs (summary.md, quotes.md) as HTML; raw HTML in them is escaped."""
-    import mistune
-    return mistune.create_markdown(escape=True)(text)
+    """Our own Markdown outputs (summary.md, quotes.md) as HTML: headings, bullet lists, paragraphs.
+
+    Blocks only; the text of each block is escaped and otherwise kept letter for letter (``*Sage*``
+    stays ``*Sage*``), so the leak gate recognises the pipeline's own sentences — a citation, a heading
+    — in the page exactly as in the Markdown file (qualflow.leak_context)."""
+    out: list[str] = []
+    para: list[str] = []
+    in_list = False
+
+    def flush() -> None:
+        nonlocal para
+        if para:
+            out.append(f"<p>{html.escape(' '.join(para))}</p>")
+            para = []
+
+    for line in text.splitlines():
+        stripped = line.strip()
+        heading = len(stripped) - len(stripped.lstrip("#"))
+        if stripped.startswith("- "):
+            flush()
+            if not in_list:
+                out.append("<ul>")
+                in_list = True
+            out.append(f"<li>{html.escape(stripped[2:])}</li>")
+            continue
+        if in_list:
+            out.append("</ul>")
+            in_list = False
+        if not stripped:
+            flush()
+        elif 1 <= heading <= 6 and stripped[heading:heading + 1] == " ":
+            flush()
+            out.append(f"<h{heading}>{html.escape(stripped[heading + 1:])}</h{heading}>")
+        else:
+            para.append(stripped)
+    flush()
+    if in_list:
+        out.append("</ul>")
+    return "\n".join(out) + "\n"
 
 
 def _fmt_alpha(x: str) -> str:
