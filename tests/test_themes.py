@@ -386,12 +386,13 @@ def test_income_figure_plots_the_matrix(matrix: pd.DataFrame) -> None:
     d = data.set_index(["measure", "theme", "setting"])
     assert d.loc[("transcripts", "T1", "low-income"), "label"] == "1/3"
     assert d.loc[("participants", "T2", "high-income"), "share"] == pytest.approx(2 / 3)
-    texts = _svg_texts(figures.figure_bytes(fig, "svg"))
+    svg = figures.figure_bytes(fig, "svg")
+    texts = _svg_texts(svg)
     for r in setting.itertuples():
-        for measure in ("transcripts", "participants"):
-            assert texts[f"count:{measure}:{r.setting}:{r.theme}"] == \
-                f"{getattr(r, measure)}/{getattr(r, measure + '_total')}"
-    assert len([k for k in texts if k.startswith("count:")]) == 2 * len(setting)
+        assert texts[f"count:participants:{r.setting}:{r.theme}"] == f"{r.participants}/{r.participants_total}"
+    # issue 12: the transcripts panel (~100 % everywhere) is not drawn, and the title is the caption's
+    assert len([k for k in texts if k.startswith("count:")]) == len(setting)
+    assert b"Themes by" not in svg
 
 
 def test_site_heatmap_plots_the_matrix(matrix: pd.DataFrame) -> None:
@@ -407,6 +408,17 @@ def test_site_heatmap_plots_the_matrix(matrix: pd.DataFrame) -> None:
     for r in sites.itertuples():
         assert texts[f"cell:{r.theme}:{r.site}"] == str(r.coded_units)
     assert texts["group:low-income"] == "Low-income" and texts["group:high-income"] == "High-income"
+    assert b"Themes by site" not in figures.figure_bytes(fig, "svg")          # the title is the caption's
+
+
+def test_heatmap_colour_scale_is_not_set_by_one_outlier_site() -> None:
+    """Issue 12 item 11: the scale tops at the 90th percentile of the cells, so one site with a rate
+    ten times the others' does not wash the rest out; the colour bar says so."""
+    rate = np.array([[1.0, 2.0, 3.0, 40.0], [2.0, 2.5, 3.5, np.nan], [1.5, 3.0, 2.0, 2.8]])
+    top, capped = figures.robust_max(rate)
+    assert top == pytest.approx(float(np.percentile(rate[np.isfinite(rate)], 90))) and top < 5 and capped
+    assert figures.robust_max(np.full((2, 2), np.nan)) == (1.0, False)
+    assert figures.robust_max(np.zeros((2, 2))) == (1.0, False)
 
 
 def test_figures_are_byte_identical_across_runs(project: Path, tmp_path: Path) -> None:

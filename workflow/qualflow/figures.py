@@ -54,6 +54,14 @@ DPI = 300
 INT_COLUMNS = ["theme_number", "coded_units", "transcripts", "transcripts_total", "participants",
                "participants_total", "participant_words"]
 MEASURES = {"transcripts": "Transcripts", "participants": "Participants"}
+#: What the group figure plots (changed: issue 12): the share of transcripts mentioning a theme reads
+#: ~100 % everywhere (a focus group touches every theme), so only participants are plotted; the
+#: transcript counts stay in theme_matrix.tsv and in group_data.
+FIGURE_MEASURES = {"participants": "Participants"}
+#: The heatmap's colour scale runs from 0 to this percentile of the cells' rates, so one site with a
+#: very high rate does not wash out the others (cells above it get the top colour; the colour bar
+#: shows an arrow). Stated in the caption.
+HEATMAP_PERCENTILE = 90
 
 
 def read_matrix(path: str | Path) -> pd.DataFrame:
@@ -115,9 +123,9 @@ def plot_themes_by_group(matrix: pd.DataFrame, group: Group) -> tuple[Figure, pd
     n_t, n_s = len(themes), len(settings)
     height = 0.8 / max(n_s, 1)
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(7.5, 1.2 + 0.62 * n_t * max(n_s, 2) / 2), layout="constrained")
-        axes = fig.subplots(1, 2, sharey=True)
-        for ax, (measure, title) in zip(axes, MEASURES.items()):
+        fig = Figure(figsize=(5.4, 1.0 + 0.62 * n_t * max(n_s, 2) / 2), layout="constrained")
+        axes = [fig.subplots()]
+        for ax, (measure, title) in zip(axes, FIGURE_MEASURES.items()):
             d = data[data["measure"] == measure]
             for j, setting in enumerate(settings):
                 st = _style(setting, group)
@@ -131,7 +139,6 @@ def plot_themes_by_group(matrix: pd.DataFrame, group: Group) -> tuple[Figure, pd
             ax.set_xlim(0, 118)
             ax.set_xticks([0, 25, 50, 75, 100])
             ax.set_xlabel(f"{title} mentioning the theme (%)")
-            ax.set_title(f"{title}", loc="left", fontweight="bold")
             ax.xaxis.grid(True, color="#dddddd", linewidth=0.6)
             ax.set_axisbelow(True)
             ax.tick_params(axis="y", length=0)
@@ -141,8 +148,6 @@ def plot_themes_by_group(matrix: pd.DataFrame, group: Group) -> tuple[Figure, pd
         handles = [Patch(facecolor=_style(s, group)["color"], hatch=_style(s, group)["hatch"],
                          edgecolor="#222222", label=_style(s, group)["label"]) for s in settings]
         fig.legend(handles=handles, loc="outside lower center", ncols=max(n_s, 1), frameon=False)
-        fig.suptitle(f"Themes by {_lower_first(group.label)}: share of transcripts and participants mentioning each "
-                     "theme\n(bar labels: mentioning / all in the setting)", fontsize=10)
     return fig, data
 
 
@@ -171,6 +176,18 @@ def site_data(matrix: pd.DataFrame, group: Group | None = None) -> pd.DataFrame:
     return rows[cols].reset_index(drop=True)
 
 
+def robust_max(rate: np.ndarray) -> tuple[float, bool]:
+    """The top of the heatmap's colour scale: the ``HEATMAP_PERCENTILE`` percentile of the finite
+    cells (1 when there are none or all are 0), and whether any cell lies above it."""
+    finite = rate[np.isfinite(rate)]
+    if not finite.size or finite.max() <= 0:
+        return 1.0, False
+    top = float(np.percentile(finite, HEATMAP_PERCENTILE))
+    if top <= 0:
+        top = float(finite.max())
+    return top, bool((finite > top).any())
+
+
 def _text_colour(rgba: tuple[float, ...]) -> str:
     r, g, b = rgba[:3]
     return "black" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.45 else "white"
@@ -188,7 +205,7 @@ def plot_themes_by_site(matrix: pd.DataFrame, group: Group | None = None) -> tup
     rate = np.full((n_t, n_c), np.nan)
     for r in data.itertuples():
         rate[themes.index(r.theme), r.column] = r.units_per_1000_words
-    vmax = np.nanmax(rate) if np.isfinite(rate).any() and np.nanmax(rate) > 0 else 1.0
+    vmax, capped = robust_max(rate)
     with matplotlib.rc_context(RC):
         fig = Figure(figsize=(1.9 + 1.05 * n_c + 1.2, 1.6 + 0.55 * n_t), layout="constrained")
         ax = fig.subplots()
@@ -228,11 +245,10 @@ def plot_themes_by_site(matrix: pd.DataFrame, group: Group | None = None) -> tup
                 ax.plot([hi + 0.5] * 2, [-0.5, n_t - 0.5], color="#222222", linewidth=1.4, solid_capstyle="butt")
         ax.set_ylim(n_t - 0.5, -1.1)
         ax.set_xlabel(f"Site (grouped by {_lower_first(group.label)})" if group is not None else "Site")
-        cb = fig.colorbar(im, ax=ax, shrink=0.85, pad=0.02)
-        cb.set_label("Coded units per 1,000 participant words")
+        cb = fig.colorbar(im, ax=ax, shrink=0.85, pad=0.02, extend="max" if capped else "neither")
+        cb.set_label(f"Coded units per 1,000 participant words\n(scale 0 to {vmax:.1f}, the "
+                     f"{HEATMAP_PERCENTILE}th percentile of the cells)")
         cb.outline.set_visible(False)
-        ax.set_title("Themes by site: coded units (bold) and units per 1,000 participant words",
-                     fontsize=10, loc="left", pad=4)
     return fig, data
 
 
