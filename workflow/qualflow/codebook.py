@@ -45,6 +45,7 @@ from qualflow.errors import InputError, Problem, raise_if
 from qualflow.project_export import candidate_codes, study_project
 from qualflow.refiqda import Code, Project, Source, read_qdpx, stable_guid, write_qdc, write_qdpx
 from qualflow.tables import load_schema, read_results_tsv, read_tsv, write_text, write_tsv
+from qualflow.valence import apply_valence, valence_rules
 
 __all__ = [
     "Theme", "CodeDef", "Codebook", "Transcript", "CodingSet",
@@ -1078,7 +1079,8 @@ def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence
                 transcripts_txt: Sequence[str], codings_dir: str, unmapped: str,
                 outputs: Mapping[str, str], sites: str | None = None, roster: str | None = None,
                 assignments: str | None = None, site_waves: str | None = None,
-                waves: Mapping[str, str] | None = None, decisions: str | None = None) -> None:
+                waves: Mapping[str, str] | None = None, decisions: str | None = None,
+                valence: Mapping | None = None) -> None:
     """Rule ``codes``: read and check everything, then write every output (nothing on failure).
 
     ``outputs`` keys: codings, codebook, unmapped, coverage, themes, summary, qdc, packet, and
@@ -1087,6 +1089,8 @@ def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence
     ``assignments``: the declared coder × transcript table. ``waves``: each transcript's wave
     (``<site>.<T>`` -> wave), for the coverage table. ``decisions``: a person's accept/reject of
     the codings held for review on a corrected transcript (``reanchor_decisions.tsv``).
+    ``valence``: the config's ``valence`` section (valence codes and paired-code markers, see
+    ``qualflow.valence``), applied to the raw codings before labels are mapped to codes.
     """
     book = load_codebook(codebook)
     order_sites = _site_order(sites)
@@ -1105,7 +1109,8 @@ def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence
     covered, counted, problems = apply_assignments(read.coverage, read.delivered, table,
                                                    str(assignments), transcripts)
     raise_if(problems)
-    mapped, um, candidates = map_labels(read.raw, book, unmapped)
+    raw = apply_valence(read.raw, valence_rules(valence))
+    mapped, um, candidates = map_labels(raw, book, unmapped)
     with_memo = _finish_codings(mapped, transcripts, order, extra=["memo"])
     codings_df = with_memo[CODINGS_COLUMNS]
     book_df = codebook_table(book, codings_df, candidates, order)

@@ -62,6 +62,8 @@ rule codes:
         codings_dir=lambda wildcards: CODINGS_DIR,
         unmapped=config.get("codes", {}).get("unmapped", "fail"),
         waves=DESIGN["transcript_waves"],
+        # how coders' tools record a coding's valence besides the TSV column (qualflow.valence)
+        valence=config.get("valence", {}),
     log:
         "logs/codes.log",
     conda:

@@ -15,5 +15,6 @@ run(lambda: codes_stage(snakemake.input.codebook, snakemake.input.codings,  # no
                         assignments=(list(snakemake.input.assignments) or [None])[0],  # noqa: F821
                         site_waves=(list(snakemake.input.site_waves) or [None])[0],  # noqa: F821
                         waves=snakemake.params.waves,  # noqa: F821
-                        decisions=(list(snakemake.input.decisions) or [None])[0]),  # noqa: F821
+                        decisions=(list(snakemake.input.decisions) or [None])[0],  # noqa: F821
+                        valence=snakemake.params.valence),  # noqa: F821
     snakemake.log[0])  # noqa: F821
