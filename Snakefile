@@ -55,6 +55,7 @@ include: "workflow/rules/codes.smk"
 include: "workflow/rules/agreement.smk"
 include: "workflow/rules/participants.smk"
 include: "workflow/rules/themes.smk"
+include: "workflow/rules/cfir.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/gate.smk"
 

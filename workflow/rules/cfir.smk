@@ -1,0 +1,124 @@
+# Stage 10 (cfir), for a study whose config has a `cfir:` section (docs/cfir.md): ratings per site x
+# wave x construct (Damschroder & Lowery 2013) proposed from the valenced codings, the team's consensus
+# applied, two raters compared (ordinal alpha), then the change between waves (Saldana).
+# The reviewed inputs (consensus, raters' files) are checked when the workflow loads, before any job.
+from qualflow.cfir_figures import heatmap_group
+from qualflow.cfir_ratings import check_cfir_inputs, check_or_exit, rater_files
+from qualflow.codebook import load_codebook as _load_codebook
+
+CFIR = config.get("cfir")
+_BOOK = _load_codebook(config.get("codebook", "config/codebook.yaml"))  # checked at load already
+#: The codebook as plain data for rule params: codes with their theme and parent, themes in order.
+CODEBOOK_CODES = [
+    dict(id=c.id, label=c.label, theme=c.theme, parent=c.parent, origin=c.origin) for c in _BOOK.codes
+]
+CODEBOOK_THEMES = [dict(id=t.id, label=t.label) for t in _BOOK.themes]
+WAVE_IDS = [w.id for w in STUDY.design.waves]
+#: Each transcript's wave ("<site>.<T>" -> wave; "" in a study without waves).
+TRANSCRIPT_WAVES = dict(
+    sorted(
+        {
+            f"{t.site}.{t.transcript}": str(t.meta.get("wave") or "")
+            for t in STUDY.transcripts.values()
+        }.items()
+    )
+)
+
+if CFIR is not None:
+    CFIR_CONSENSUS = CFIR.get("consensus", "")
+    CFIR_RATERS = rater_files(CFIR.get("raters_dir"))
+    check_or_exit(
+        lambda: check_cfir_inputs(
+            CFIR_CONSENSUS,
+            CFIR_RATERS,
+            SITES,
+            WAVE_IDS,
+            {c["id"] for c in CODEBOOK_CODES},
+        )
+    )
+
+    rule cfir_ratings:
+        input:
+            codings="results/codes/codings.tsv",
+            sites=config["sites"],
+            turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
+            consensus=[CFIR_CONSENSUS] if CFIR_CONSENSUS and Path(CFIR_CONSENSUS).exists() else [],
+            raters=CFIR_RATERS,
+        output:
+            ratings=report(
+                "results/cfir/ratings.tsv", caption="../report/cfir_ratings.rst", category="CFIR"
+            ),
+            agreement=report(
+                "results/cfir/rater_agreement.tsv",
+                caption="../report/cfir_rater_agreement.rst",
+                category="CFIR",
+            ),
+        params:
+            codes=CODEBOOK_CODES,
+            themes=CODEBOOK_THEMES,
+            waves=WAVE_IDS,
+            transcript_waves=TRANSCRIPT_WAVES,
+            rule=CFIR.get("rating", {}),
+            coders=CFIR.get("coders", []),
+        log:
+            "logs/cfir/ratings.log",
+        conda:
+            "../envs/qualflow.yaml"
+        script:
+            "../scripts/cfir_ratings.py"
+
+    rule cfir_change:
+        input:
+            ratings=rules.cfir_ratings.output.ratings,
+        output:
+            change=report(
+                "results/cfir/change.tsv", caption="../report/cfir_change.rst", category="CFIR"
+            ),
+        params:
+            waves=WAVE_IDS,
+        log:
+            "logs/cfir/change.log",
+        conda:
+            "../envs/qualflow.yaml"
+        script:
+            "../scripts/cfir_change.py"
+
+    CFIR_DOMAINS = [t["id"] for t in CODEBOOK_THEMES] if len(WAVE_IDS) >= 2 else []
+
+    rule cfir_figures:
+        input:
+            ratings=rules.cfir_ratings.output.ratings,
+            sites=config["sites"],
+        output:
+            heatmap_png=report(
+                "results/cfir/figures/heatmap.png",
+                caption="../report/cfir_heatmap.rst",
+                category="CFIR",
+                subcategory="Figures",
+            ),
+            heatmap_svg="results/cfir/figures/heatmap.svg",
+            domain_pngs=[
+                report(
+                    f"results/cfir/figures/before_after_{d}.png",
+                    caption="../report/cfir_before_after.rst",
+                    category="CFIR",
+                    subcategory="Figures",
+                )
+                for d in CFIR_DOMAINS
+            ],
+            domain_svgs=[f"results/cfir/figures/before_after_{d}.svg" for d in CFIR_DOMAINS],
+        params:
+            waves=[dict(id=w.id, label=w.label) for w in STUDY.design.waves],
+            domains=CODEBOOK_THEMES,
+            codes=CODEBOOK_CODES,
+            group=heatmap_group(STUDY.design, CFIR.get("group")),
+        log:
+            "logs/cfir/figures.log",
+        conda:
+            "../envs/qualflow.yaml"
+        script:
+            "../scripts/cfir_figures.py"
+
+    ALL_OUTPUTS += rules.cfir_ratings.output
+    ALL_OUTPUTS += rules.cfir_change.output
+    ALL_OUTPUTS += rules.cfir_figures.output
