@@ -1,0 +1,145 @@
+"""The framework matrix: cell contents equal the codings, the .xlsx reads back equal to the TSV, the
+HTML page's filters work in headless Chromium, and re-runs are byte-identical."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from qualflow.framework import (
+    SHEET_ALL,
+    categories,
+    matrix_cells,
+    matrix_html,
+    matrix_xlsx,
+    read_xlsx_cells,
+    segment_text,
+    segments,
+)
+
+CODES = [
+    {"id": "relative_advantage", "label": "Relative advantage", "theme": "ic", "parent": ""},
+    {"id": "reduced_workload", "label": "Reduced workload", "theme": "ic", "parent": "relative_advantage"},
+    {"id": "implementation_climate", "label": "Implementation climate", "theme": "is", "parent": ""},
+    {"id": "mhw_engagement", "label": "MHW engagement", "theme": "is", "parent": "implementation_climate"},
+]
+THEMES = [{"id": "ic", "label": "Intervention characteristics"}, {"id": "is", "label": "Inner setting"}]
+TURNS = pd.DataFrame([
+    ("alpha", "alpha.FG1", 2, "P01", "The peer takes the follow-up calls, so I have more time."),
+    ("alpha", "alpha.FG1", 3, "P02", "Some nurses say it is not their job. Others welcome the peers."),
+    ("alpha", "alpha.FG2", 2, "P01", "Now the waiting list is shorter."),
+    ("beta", "beta.FG1", 2, "P01", "Nobody on the ward talks to the peer worker."),
+], columns=["site", "transcript", "turn", "speaker", "text"])
+CODINGS = pd.DataFrame([
+    # site, transcript, turn, coder, code, start, end, valence
+    ("alpha", "alpha.FG1", 2, "a", "reduced_workload", 0, 57, "facilitator"),
+    ("alpha", "alpha.FG1", 2, "b", "reduced_workload", 20, 57, "facilitator"),     # overlaps a: one segment
+    ("alpha", "alpha.FG1", 3, "a", "mhw_engagement", 0, 35, "barrier"),
+    ("alpha", "alpha.FG1", 3, "a", "mhw_engagement", 36, 62, "facilitator"),        # separate span
+    ("alpha", "alpha.FG1", 3, "b", "mhw_engagement", 0, 20, "mixed"),               # overlaps the first
+    ("alpha", "alpha.FG2", 2, "a", "relative_advantage", 0, 32, "facilitator"),
+    ("beta", "beta.FG1", 2, "a", "mhw_engagement", 0, 44, "barrier"),
+    ("beta", "beta.FG1", 2, "a", "candidate_x", 0, 10, ""),                         # not in the codebook
+], columns=["site", "transcript", "turn", "coder", "code", "start", "end", "valence"])
+WAVES = {"alpha.FG1": "pre", "alpha.FG2": "post", "beta.FG1": "pre"}
+NAMES = {"alpha": "Alphaville", "beta": "Betatown"}
+ATTR = {("alpha", "P01"): "[#1, Alphaville, Nurse]", ("alpha", "P02"): "[#2, Alphaville, Manager]",
+        ("beta", "P01"): "[#1, Betatown, PSW]"}
+GROUPS = [{"id": "resources", "label": "Resources", "values": ["lower", "high"], "value_labels": ["Lower", "High"]}]
+CASES = pd.DataFrame([{"site": s, "name": NAMES[s], "wave": w, "resources": r}
+                      for w in ("pre", "post") for s, r in (("alpha", "high"), ("beta", "lower"))])
+
+
+def _matrix(by: str = "construct") -> tuple[pd.DataFrame, list]:
+    cats, cat_of = categories(CODES, THEMES, by)
+    m = segments(CODINGS, TURNS, cat_of, dict(cats), {c["id"]: c["label"] for c in CODES}, WAVES, NAMES, ATTR,
+                 ["alpha", "beta"], ["pre", "post"], [c for c, _l in cats])
+    return m, cats
+
+
+def test_cells_hold_the_codings_merged_across_coders() -> None:
+    m, cats = _matrix()
+    assert cats == [("relative_advantage", "Relative advantage"), ("implementation_climate", "Implementation climate")]
+    got = m[["wave", "site", "category", "code", "turn", "start", "end", "valence", "coders", "attribution"]].values.tolist()
+    assert got == [
+        ["pre", "alpha", "relative_advantage", "reduced_workload", 2, 0, 57, "facilitator", "a;b", "[#1, Alphaville, Nurse]"],
+        ["pre", "alpha", "implementation_climate", "mhw_engagement", 3, 0, 35, "mixed", "a;b", "[#2, Alphaville, Manager]"],
+        ["pre", "alpha", "implementation_climate", "mhw_engagement", 3, 36, 62, "facilitator", "a", "[#2, Alphaville, Manager]"],
+        ["pre", "beta", "implementation_climate", "mhw_engagement", 2, 0, 44, "barrier", "a", "[#1, Betatown, PSW]"],
+        ["post", "alpha", "relative_advantage", "relative_advantage", 2, 0, 32, "facilitator", "a", "[#1, Alphaville, Nurse]"],
+    ]
+    # every segment's text is the turn text at its span
+    for r in m.itertuples():
+        turn = TURNS[(TURNS["transcript"] == r.transcript) & (TURNS["turn"] == r.turn)]["text"].item()
+        assert r.text == " ".join(turn[r.start:r.end].split())   # whitespace collapsed, as quotes are
+    # by theme, the same segments fall under the codes' themes
+    t, tcats = _matrix("theme")
+    assert list(t["category"]) == ["ic", "is", "is", "is", "ic"] and tcats[0] == ("ic", "Intervention characteristics")
+
+
+def test_xlsx_reads_back_equal_to_the_tsv(tmp_path: Path) -> None:
+    m, cats = _matrix()
+    path = tmp_path / "m.xlsx"
+    data = matrix_xlsx(m, CASES, cats, [("pre", "Before"), ("post", "After")], GROUPS)
+    path.write_bytes(data)
+    assert matrix_xlsx(m, CASES, cats, [("pre", "Before"), ("post", "After")], GROUPS) == data   # deterministic
+    back = read_xlsx_cells(path, [lab for _c, lab in cats])
+    assert list(back) == ["pre", "post"]
+    label = dict(cats)
+    for wave in ("pre", "post"):
+        want = {(s, label[c]): lines for (s, c), lines in matrix_cells(m, wave).items()}
+        assert back[wave] == want
+    assert back["pre"][("alpha", "Implementation climate")][0] == \
+        "(±) “Some nurses say it is not their job” [#2, Alphaville, Manager] — MHW engagement"
+    # a study without waves: one sheet with every segment
+    path.write_bytes(matrix_xlsx(m.assign(wave=""), CASES[CASES["wave"] == "pre"].assign(wave=""), cats, [], []))
+    one = read_xlsx_cells(path, [lab for _c, lab in cats])
+    assert list(one) == [SHEET_ALL]
+    assert sum(len(v) for v in one[SHEET_ALL].values()) == len(m)
+
+
+def _chromium() -> str:
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe:
+        return exe
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("chromium is not installed, and CI must run the browser test: apt-get install -y chromium")
+    pytest.skip("chromium not installed (apt-get install -y chromium); the browser test runs in CI")
+
+
+def _dom(url: str, tmp: Path) -> str:
+    args = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", f"--user-data-dir={tmp / 'profile'}", "--dump-dom", url]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=180, env=dict(os.environ, HOME=str(tmp)),
+                          cwd=tmp)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def _visible(dom: str, tag: str) -> list[str]:
+    return [t for t in re.findall("<" + re.escape(tag) + r"[^>]*>", dom) if "hidden" not in t]
+
+
+def test_html_filters_in_headless_chromium(tmp_path: Path) -> None:
+    m, cats = _matrix()
+    page = tmp_path / "matrix.html"
+    page.write_text(matrix_html(m, CASES, cats, [("pre", "Before"), ("post", "After")], GROUPS, "Matrix"),
+                    encoding="utf-8")
+    dom = _dom(page.as_uri(), tmp_path)
+    assert len(_visible(dom, 'tr class="case"')) == 4 and len(_visible(dom, 'li class="seg"')) == 5
+    assert 'id="shown-segments">5<' in dom                         # the script ran
+    dom = _dom(page.as_uri() + "#wave=pre&valence=barrier", tmp_path)
+    cases = _visible(dom, 'tr class="case"')
+    assert len(cases) == 2 and all('data-wave="pre"' in c for c in cases)
+    assert 'id="shown-segments">1<' in dom
+    segs = _visible(dom, 'li class="seg"')
+    assert len(segs) == 1 and 'data-ref="beta.FG1:2"' in segs[0]
+    dom = _dom(page.as_uri() + "#resources=high", tmp_path)
+    assert [re.search(r'data-site="(\w+)"', c).group(1) for c in _visible(dom, 'tr class="case"')] == ["alpha", "alpha"]
+    assert "<script src" not in dom and "<link" not in dom                # self-contained

@@ -1,0 +1,405 @@
+"""The framework matrix (NVivo's framework matrix, MAXQDA's summary grid), for any study.
+
+Cases are sites — site × wave in a study with waves — and categories are the codebook's themes (or,
+with ``framework_matrix.categories: construct``, its top-level codes, each subcode counting for its
+construct: the CFIR constructs). Each cell holds the case's coded segments of the category, each with
+its text, attribution ``[#9, Ulm, Nurse]`` (participant number, site name, the roster's label or the
+role's short name), valence and code, so every statement in a synthesis can be traced to its quotes.
+
+A **segment** is a coded span of an informant's turn: the spans of one turn and code from different
+coders are one segment when they overlap (the union of the spans), listing the coders and the
+valences they gave (two different valences: ``mixed``).
+
+Three views of one table: ``framework_matrix.tsv`` (one row per segment, the reference), a
+self-contained HTML page with filters (site, wave, each comparison group, valence) that follow the
+URL hash, and an ``.xlsx`` workbook with one sheet per wave (cases as rows, categories as columns,
+each cell the segments as text), written deterministically (fixed zip metadata and document dates).
+"""
+from __future__ import annotations
+
+import html
+import io
+import json
+import logging
+import re
+import zipfile
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import pandas as pd
+
+from .errors import InputError
+from .study import read_roster
+from .tables import atomic_write, read_results_tsv, read_tsv, write_text, write_tsv
+
+log = logging.getLogger("qualflow.framework")
+
+__all__ = ["MATRIX_COLUMNS", "SHEET_ALL", "categories", "segments", "segment_text", "matrix_cells",
+           "matrix_html", "matrix_xlsx", "read_xlsx_cells", "framework_stage"]
+
+MATRIX_COLUMNS = ["wave", "site", "site_name", "category", "category_label", "code", "code_label",
+                  "transcript", "turn", "start", "end", "participant", "attribution", "valence",
+                  "coders", "text"]
+SHEET_ALL = "all"                      #: the one sheet of a study without waves
+CELL_LIMIT = 32_000                    #: Excel's cell limit is 32,767 characters
+_SYMBOL = {"facilitator": "(+)", "barrier": "(−)", "mixed": "(±)", "": ""}
+_P = re.compile(r"^P0*(\d+)$")
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+_FIXED_DATE = "2000-01-01T00:00:00Z"
+
+
+def categories(codes: Sequence[Mapping], themes: Sequence[Mapping], by: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The matrix's columns [(id, label)] in codebook order, and code id -> its column."""
+    if by == "theme":
+        return [(t["id"], t["label"]) for t in themes], {c["id"]: c["theme"] for c in codes}
+    by_id = {c["id"]: c for c in codes}
+
+    def top(cid: str) -> str:
+        seen = set()
+        while by_id[cid].get("parent") and cid not in seen:
+            seen.add(cid)
+            cid = by_id[cid]["parent"]
+        return cid
+
+    order = {t["id"]: i for i, t in enumerate(themes)}
+    tops = sorted([c for c in codes if not c.get("parent")], key=lambda c: order.get(c["theme"], len(order)))
+    return [(c["id"], c["label"]) for c in tops], {c["id"]: top(c["id"]) for c in codes}
+
+
+def _natural(s: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(s)))
+
+
+def _combine(valences: Sequence[str]) -> str:
+    vs = {v for v in valences if v}
+    if not vs:
+        return ""
+    return next(iter(vs)) if len(vs) == 1 else "mixed"
+
+
+def segments(codings: pd.DataFrame, turns: pd.DataFrame, category_of: Mapping[str, str],
+             category_labels: Mapping[str, str], code_labels: Mapping[str, str],
+             waves: Mapping[str, str], site_names: Mapping[str, str], attribution: Mapping[tuple[str, str], str],
+             site_order: Sequence[str], wave_order: Sequence[str], category_order: Sequence[str]) -> pd.DataFrame:
+    """One row per segment (``MATRIX_COLUMNS``), overlapping spans of a turn and code merged across coders.
+
+    ``turns``: site, transcript, turn, speaker, text. ``attribution``: (site, speaker) -> "[#9, Ulm, Nurse]".
+    Codes outside the codebook (candidates) are left out.
+    """
+    c = codings[codings["code"].isin(list(category_of))].copy()
+    if c.empty:
+        return pd.DataFrame(columns=MATRIX_COLUMNS)
+    for col in ("turn", "start", "end"):
+        c[col] = c[col].astype(int)
+    if "valence" not in c.columns:
+        c["valence"] = ""
+    c = c.sort_values(["transcript", "turn", "code", "start", "end", "coder"], kind="stable")
+    text = {(t, int(n)): x for t, n, x in zip(turns["transcript"], turns["turn"], turns["text"])}
+    speaker = {(t, int(n)): s for t, n, s in zip(turns["transcript"], turns["turn"], turns["speaker"])}
+    rows = []
+    for (tid, turn, code), g in c.groupby(["transcript", "turn", "code"], sort=False):
+        spans = sorted(zip(g["start"], g["end"], g["coder"], g["valence"].fillna("").astype(str)))
+        merged: list[list] = []
+        for s, e, who, val in spans:
+            if merged and s < merged[-1][1]:
+                m = merged[-1]
+                m[1] = max(m[1], e)
+                m[2].add(who)
+                m[3].append(val)
+            else:
+                merged.append([s, e, {who}, [val]])
+        site = tid.split(".", 1)[0]
+        spk = speaker.get((tid, int(turn)), "")
+        m_ = _P.match(spk)
+        for s, e, who, vals in merged:
+            rows.append({
+                "wave": waves.get(tid, ""), "site": site, "site_name": site_names.get(site, site),
+                "category": category_of[code], "category_label": category_labels.get(category_of[code], ""),
+                "code": code, "code_label": code_labels.get(code, code), "transcript": tid, "turn": int(turn),
+                "start": int(s), "end": int(e), "participant": f"#{int(m_.group(1))}" if m_ else spk,
+                "attribution": attribution.get((site, spk), f"[{spk}, {site_names.get(site, site)}]"),
+                "valence": _combine(vals), "coders": ";".join(sorted(who)),
+                "text": " ".join(text.get((tid, int(turn)), "")[s:e].split()),
+            })
+    out = pd.DataFrame(rows, columns=MATRIX_COLUMNS)
+    rank = lambda seq: {v: i for i, v in enumerate(seq)}  # noqa: E731
+    w, s_, k = rank(wave_order), rank(site_order), rank(category_order)
+    out["_k"] = list(zip(out["wave"].map(lambda v: w.get(v, len(w))), out["site"].map(lambda v: s_.get(v, len(s_))),
+                         out["category"].map(lambda v: k.get(v, len(k))), out["transcript"].map(_natural),
+                         out["turn"], out["start"], out["end"], out["code"]))
+    return out.sort_values("_k", kind="stable").drop(columns="_k").reset_index(drop=True)
+
+
+def segment_text(r: Mapping) -> str:
+    """A segment as one cell line: '(+) “text” [#9, Ulm, Nurse] — Code label'."""
+    sym = _SYMBOL.get(r["valence"], "")
+    return f"{sym + ' ' if sym else ''}“{r['text']}” {r['attribution']} — {r['code_label']}"
+
+
+def matrix_cells(matrix: pd.DataFrame, wave: str) -> dict[tuple[str, str], list[str]]:
+    """(site, category) -> the segment lines of one wave (all rows when the study has no waves)."""
+    m = matrix[matrix["wave"] == wave] if wave != SHEET_ALL else matrix
+    out: dict[tuple[str, str], list[str]] = {}
+    for r in m.to_dict("records"):
+        out.setdefault((r["site"], r["category"]), []).append(segment_text(r))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the workbook
+# --------------------------------------------------------------------------------------------
+
+def _cell_value(lines: list[str]) -> str:
+    text = "\n\n".join(lines)
+    if len(text) <= CELL_LIMIT:
+        return text
+    keep, total = [], 0
+    for i, line in enumerate(lines):
+        if total + len(line) + 2 > CELL_LIMIT - 120:
+            keep.append(f"… {len(lines) - i} more segment(s): see framework_matrix.tsv")
+            break
+        keep.append(line)
+        total += len(line) + 2
+    return "\n\n".join(keep)
+
+
+def matrix_xlsx(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[str, str]],
+                waves: Sequence[tuple[str, str]], groups: Sequence[Mapping]) -> bytes:
+    """The workbook: one sheet per wave (``all`` without waves); a row per site, a column per category.
+
+    ``cases``: site, name, wave and one column per group (the group's value at that wave).
+    Deterministic bytes: zip entries re-stored with fixed dates, document dates fixed.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    header_font = Font(bold=True)
+    fill = PatternFill("solid", fgColor="DDDDDD")
+    for wave, label in (waves or [(SHEET_ALL, "All")]):
+        ws = wb.create_sheet(title=wave[:31])
+        cells = matrix_cells(matrix, wave)
+        head = ["Site", "Name"] + [g["label"] for g in groups] + [lab for _c, lab in cats]
+        ws.append(head)
+        for cell in ws[1]:
+            cell.font, cell.fill = header_font, fill
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+        rows = cases[cases["wave"] == (wave if waves else "")]
+        for r in rows.to_dict("records"):
+            ws.append([r["site"], r["name"]] + [r.get(g["id"], "") for g in groups] +
+                      [_cell_value(cells.get((r["site"], c), [])) for c, _l in cats])
+        for row in ws.iter_rows(min_row=2):
+            for cell in row:
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+        ws.column_dimensions["A"].width = 14
+        ws.column_dimensions["B"].width = 18
+        from openpyxl.utils import get_column_letter
+        for j in range(3, len(head) + 1):
+            ws.column_dimensions[get_column_letter(j)].width = 16 if j < 3 + len(groups) else 48
+        ws.freeze_panes = ws.cell(row=2, column=3 + len(groups))
+        if label:
+            ws.oddHeader.center.text = label
+    buf = io.BytesIO()
+    wb.save(buf)
+    return _deterministic_zip(buf.getvalue())
+
+
+def _deterministic_zip(data: bytes) -> bytes:
+    """Re-store every entry with fixed metadata and fixed document dates (openpyxl stamps 'now')."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            body = src.read(name)
+            if name == "docProps/core.xml":
+                body = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>" +
+                              _FIXED_DATE.encode() + rb"\g<3>", body)
+            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            dst.writestr(info, body)
+    return out.getvalue()
+
+
+def read_xlsx_cells(path: str | Path, category_labels: Sequence[str]) -> dict[str, dict[tuple[str, str], list[str]]]:
+    """Read the workbook back: sheet -> (site, category label) -> segment lines (for checks and tests).
+
+    Only the columns headed by one of ``category_labels`` are read (not the site and group columns).
+    """
+    wanted = set(category_labels)
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True)
+    out: dict[str, dict[tuple[str, str], list[str]]] = {}
+    for ws in wb.worksheets:
+        rows = list(ws.iter_rows(values_only=True))
+        head = list(rows[0])
+        sheet: dict[tuple[str, str], list[str]] = {}
+        for r in rows[1:]:
+            for j, v in enumerate(r):
+                if j >= 2 and v and head[j] in wanted:
+                    sheet[(r[0], head[j])] = str(v).split("\n\n")
+        out[ws.title] = sheet
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the page
+# --------------------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;margin:1.2em;color:#222}
+h1{font-size:1.35em}
+#filters{position:sticky;top:0;background:#fff;padding:.5em 0;border-bottom:1px solid #ddd;z-index:2}
+#filters label{margin-inline-end:1em}
+table{border-collapse:collapse}
+th,td{border:1px solid #bbb;padding:.35em .5em;vertical-align:top;text-align:start}
+thead th{background:#eee;position:sticky;top:2.6em}
+th.case{white-space:nowrap;background:#f6f6f6}
+td.cell{min-width:16em;max-width:26em}
+ul.segs{margin:0;padding-inline-start:1em}
+li.seg{margin-bottom:.4em}
+.v{font-weight:700;display:inline-block;min-width:2.2em}
+.v-facilitator{color:#3f2a7a}.v-barrier{color:#a24a00}.v-mixed{color:#555}
+.attr{color:#444;font-size:.9em}.code{color:#666;font-size:.85em;font-style:italic}
+"""
+
+_JS = """
+(function(){
+  var keys=JSON.parse(document.getElementById('filter-keys').textContent);
+  function sel(k){return document.getElementById('f-'+k);}
+  function apply(){
+    var want={},shownCases=0,shownSegs=0;
+    keys.forEach(function(k){want[k]=sel(k).value;});
+    document.querySelectorAll('tr.case').forEach(function(tr){
+      var ok=true;
+      keys.forEach(function(k){if(k!=='valence'&&want[k]!=='all'&&tr.dataset[k]!==want[k]){ok=false;}});
+      tr.hidden=!ok;
+      if(ok){shownCases++;}
+      tr.querySelectorAll('li.seg').forEach(function(li){
+        var v=want.valence==='all'||li.dataset.valence===want.valence;
+        li.hidden=!v; if(ok&&v){shownSegs++;}
+      });
+    });
+    document.getElementById('shown-cases').textContent=String(shownCases);
+    document.getElementById('shown-segments').textContent=String(shownSegs);
+    var h=keys.map(function(k){return k+'='+encodeURIComponent(want[k]);}).join('&');
+    if(location.hash.slice(1)!==h){try{history.replaceState(null,'','#'+h);}catch(e){}}
+  }
+  function fromHash(){
+    location.hash.replace(/^#/,'').split('&').forEach(function(kv){
+      var p=kv.split('='),k=decodeURIComponent(p[0]||''),v=decodeURIComponent(p[1]||''),el=keys.indexOf(k)>=0?sel(k):null;
+      if(el&&Array.prototype.some.call(el.options,function(o){return o.value===v;})){el.value=v;}
+    });
+  }
+  keys.forEach(function(k){sel(k).addEventListener('change',apply);});
+  window.addEventListener('hashchange',function(){fromHash();apply();});
+  fromHash();apply();
+})();
+"""
+
+
+def _e(x: object) -> str:
+    return html.escape("" if x is None else str(x), quote=True)
+
+
+def _select(key: str, label: str, options: Sequence[tuple[str, str]]) -> str:
+    opts = "".join(f'<option value="{_e(v)}">{_e(t)}</option>' for v, t in [("all", "all"), *options])
+    return f'<label>{_e(label)} <select id="f-{_e(key)}">{opts}</select></label>'
+
+
+def matrix_html(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[str, str]],
+                waves: Sequence[tuple[str, str]], groups: Sequence[Mapping], title: str) -> str:
+    """The self-contained page: a row per case, a column per category, filters in the page."""
+    by_cell: dict[tuple[str, str, str], list[dict]] = {}
+    for r in matrix.to_dict("records"):
+        by_cell.setdefault((r["site"], r["wave"], r["category"]), []).append(r)
+    keys = ["site"] + (["wave"] if waves else []) + [g["id"] for g in groups] + ["valence"]
+    site_opts = list(dict.fromkeys(zip(cases["site"], cases["name"])))
+    filters = [_select("site", "Site", site_opts)]
+    if waves:
+        filters.append(_select("wave", "Wave", list(waves)))
+    for g in groups:
+        filters.append(_select(g["id"], g["label"], list(zip(g["values"], g["value_labels"]))))
+    filters.append(_select("valence", "Valence", [("facilitator", "facilitator (+)"), ("barrier", "barrier (−)"),
+                                                   ("mixed", "mixed (±)"), ("", "none given")]))
+    head = "<tr><th>Case</th>" + "".join(f'<th data-category="{_e(c)}">{_e(lab)}</th>' for c, lab in cats) + "</tr>"
+    body = []
+    wave_label = dict(waves)
+    for r in cases.to_dict("records"):
+        attrs = f' data-site="{_e(r["site"])}"' + (f' data-wave="{_e(r["wave"])}"' if waves else "")
+        attrs += "".join(f' data-{_e(g["id"])}="{_e(r.get(g["id"], ""))}"' for g in groups)
+        case = _e(r["name"]) + (f'<br><small>{_e(wave_label.get(r["wave"], r["wave"]))}</small>' if waves else "")
+        tds = []
+        for c, _l in cats:
+            segs = by_cell.get((r["site"], r["wave"], c), [])
+            items = "".join(
+                f'<li class="seg" data-valence="{_e(s["valence"])}" data-ref="{_e(s["transcript"])}:{s["turn"]}">'
+                f'<span class="v v-{_e(s["valence"] or "none")}">{_e(_SYMBOL.get(s["valence"], ""))}</span>'
+                f'“{_e(s["text"])}” <span class="attr">{_e(s["attribution"])}</span> '
+                f'<span class="code">{_e(s["code_label"])} · {_e(s["transcript"])}:{s["turn"]}</span></li>'
+                for s in segs)
+            tds.append(f'<td class="cell" data-category="{_e(c)}" data-n="{len(segs)}">'
+                       + (f'<ul class="segs">{items}</ul>' if items else "") + "</td>")
+        body.append(f'<tr class="case"{attrs}><th class="case">{case}</th>{"".join(tds)}</tr>')
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n"
+        f"<h1>{_e(title)}</h1>\n<p>Cases × categories; each cell lists its coded segments with the "
+        "speaker's attribution, valence ((+) facilitator, (−) barrier, (±) mixed) and where the segment "
+        "is (transcript:turn). Filters follow the URL hash, e.g. <code>#site=ulm&amp;valence=barrier</code>.</p>\n"
+        f'<div id="filters">{" ".join(filters)} — <span id="shown-cases">{len(cases)}</span> cases, '
+        f'<span id="shown-segments">{len(matrix)}</span> segments shown</div>\n'
+        f'<script type="application/json" id="filter-keys">{json.dumps(keys)}</script>\n'
+        f"<table><thead>{head}</thead><tbody>\n" + "\n".join(body) + "\n</tbody></table>\n"
+        f"<script>{_JS}</script>\n</body></html>\n"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the stage
+# --------------------------------------------------------------------------------------------
+
+def _turns(paths: Sequence[str]) -> pd.DataFrame:
+    frames = []
+    for p in map(Path, sorted(paths)):
+        df = read_results_tsv(p)
+        missing = [c for c in ("turn", "speaker", "text") if c not in df.columns]
+        if missing:
+            raise InputError(p, 1, f"missing column(s) {', '.join(missing)}: re-run the pseudonymise stage")
+        frames.append(df.assign(site=p.parent.name, transcript=f"{p.parent.name}.{p.name.split('.')[0]}"))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["site", "transcript", "turn", "speaker", "text"])
+
+
+def framework_stage(codings: str, turns: Sequence[str], sites: str, roster: str, codes: Sequence[Mapping],
+                    themes: Sequence[Mapping], by: str, waves: Sequence[Mapping], transcript_waves: Mapping[str, str],
+                    groups: Sequence[Mapping], site_groups: Sequence[Mapping], roles: Mapping[str, str],
+                    title: str, out_tsv: str, out_html: str, out_xlsx: str) -> None:
+    """Rule ``framework_matrix``: segments per case and category; TSV, HTML page and workbook."""
+    site_df = read_tsv(sites)
+    people = read_roster(roster, site_df)
+    names = dict(zip(site_df["site"], site_df["name"]))
+    attribution = {(p.site, p.code): f"[#{int(p.participant)}, {names.get(p.site, p.site)}, "
+                                     f"{p.label or roles.get(p.role, p.role)}]"
+                   for p in people if not p.is_facilitator}
+    cats, category_of = categories(codes, themes, by)
+    wave_ids = [w["id"] for w in waves]
+    m = segments(read_results_tsv(codings), _turns(turns), category_of, dict(cats),
+                 {c["id"]: c["label"] for c in codes}, transcript_waves, names, attribution,
+                 list(site_df["site"]), wave_ids, [c for c, _l in cats])
+    group_ids = [g["id"] for g in groups]
+    case_rows = []
+    for w in wave_ids or [""]:
+        for s in site_df["site"]:
+            rec = next((r for r in site_groups if r["site"] == s and r.get("wave", "") == w), {})
+            case_rows.append({"site": s, "name": names[s], "wave": w, **{g: rec.get(g, "") for g in group_ids}})
+    cases = pd.DataFrame(case_rows, columns=["site", "name", "wave", *group_ids])
+    wave_pairs = [(w["id"], w.get("label", w["id"])) for w in waves]
+    write_tsv(m, out_tsv)
+    write_text(matrix_html(m, cases, cats, wave_pairs, groups, title), out_html)
+    with atomic_write(out_xlsx, "wb") as fh:
+        fh.write(matrix_xlsx(m, cases, cats, wave_pairs, groups))
+    log.info("framework matrix: %d cases x %d categories, %d segments", len(cases), len(cats), len(m))

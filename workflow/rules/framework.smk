@@ -1,0 +1,67 @@
+# Stage 8b (framework_matrix), for every study: cases (site, or site x wave) x categories (themes, or
+# constructs with `framework_matrix: categories: construct`), each cell its coded segments with
+# attributions and valence, as a TSV, a self-contained HTML page with filters and an .xlsx workbook.
+from qualflow.codebook import load_codebook as _load_codebook
+from qualflow.design import site_groups as _site_groups
+
+_BOOK = _load_codebook(config.get("codebook", "config/codebook.yaml"))  # checked at load already
+#: The codebook as plain data for rule params: codes with their theme and parent, themes in order.
+CODEBOOK_CODES = [
+    dict(id=c.id, label=c.label, theme=c.theme, parent=c.parent, origin=c.origin) for c in _BOOK.codes
+]
+CODEBOOK_THEMES = [dict(id=t.id, label=t.label) for t in _BOOK.themes]
+WAVE_IDS = [w.id for w in STUDY.design.waves]
+#: Each transcript's wave ("<site>.<T>" -> wave; "" in a study without waves).
+TRANSCRIPT_WAVES = dict(
+    sorted(
+        {
+            f"{t.site}.{t.transcript}": str(t.meta.get("wave") or "")
+            for t in STUDY.transcripts.values()
+        }.items()
+    )
+)
+#: The comparison groups and every site's value in each (per wave where a group is per wave).
+GROUPS = [
+    dict(id=g.id, label=g.label, values=list(g.values), value_labels=list(g.value_labels))
+    for g in STUDY.design.groups
+]
+SITE_GROUPS = _site_groups(STUDY.sites, STUDY.design, STUDY.site_waves).to_dict("records")
+
+
+rule framework_matrix:
+    input:
+        codings="results/codes/codings.tsv",
+        sites=config["sites"],
+        roster=config["roster"],
+        turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
+    output:
+        tsv=report(
+            "results/framework/framework_matrix.tsv",
+            caption="../report/framework_matrix.rst",
+            category="Framework matrix",
+        ),
+        html=report(
+            "results/framework/framework_matrix.html",
+            caption="../report/framework_matrix_html.rst",
+            category="Framework matrix",
+        ),
+        xlsx="results/framework/framework_matrix.xlsx",
+    params:
+        codes=CODEBOOK_CODES,
+        themes=CODEBOOK_THEMES,
+        categories=config.get("framework_matrix", {}).get("categories", "theme"),
+        waves=[dict(id=w.id, label=w.label) for w in STUDY.design.waves],
+        transcript_waves=TRANSCRIPT_WAVES,
+        groups=GROUPS,
+        site_groups=SITE_GROUPS,
+        roles={r.id: r.short for r in STUDY.design.roles},
+        title=f"Framework matrix — {config.get('study', '')}",
+    log:
+        "logs/framework_matrix.log",
+    conda:
+        "../envs/qualflow.yaml"
+    script:
+        "../scripts/framework_matrix.py"
+
+
+ALL_OUTPUTS += rules.framework_matrix.output
