@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run report test lint benchmark benchmark-incremental clean browser
+.PHONY: setup run report test lint benchmark benchmark-incremental benchmark-cfir clean browser
 
 setup: $(STAMP)
 
@@ -41,6 +41,10 @@ benchmark: setup
 # A one-word edit at one site against a cold run, both timed in the same run (about a minute).
 benchmark-incremental: setup
 	$(BIN)/python benchmarks/bench_incremental.py
+
+# The CFIR rating, change and framework-matrix stages on 100 sites x 2 waves x 40 constructs.
+benchmark-cfir: setup
+	$(BIN)/python benchmarks/bench_cfir.py
 
 # The translation review page is tested in headless Chromium (Debian's package), with a Devanagari
 # font so Marathi text renders (fontconfig finds no Marathi font on a bare machine).

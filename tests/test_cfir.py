@@ -488,3 +488,155 @@ def test_before_after_data_equals_the_rating_table() -> None:
         assert (r.before, r.after) == (pre, post)
     assert data[data["site"] == "gamma"][["before", "after"]].values.tolist() == [["-2", "M"]]
     assert len(data) == 3   # one construct in the domain x three sites
+
+
+# ============================================================================ findings
+
+
+def _ratings_frame(cells: dict[tuple[str, str, str], str]) -> pd.DataFrame:
+    rows = []
+    for (site, wave, code), rating in cells.items():
+        sub = code if code in ("reduced_workload", "mhw_engagement") else ""
+        cons = {"reduced_workload": "relative_advantage", "mhw_engagement": "implementation_climate"}.get(code, code)
+        rows.append({"site": site, "wave": wave, "domain": "d", "construct": cons, "subcode": sub,
+                     "level": "subcode" if sub else "construct", "rating": rating, "n_units": 1,
+                     "n_facilitator": 1, "n_barrier": 0, "n_mixed": 0, "evidence": f"{site}.FG1:2+"})
+    return pd.DataFrame(rows)
+
+
+SITE_GROUPS = [{"site": s, "wave": w, "resources": r} for s, r in
+               (("a", "lower-resource"), ("b", "lower-resource"), ("c", "high-resource")) for w in ("pre", "post")]
+
+
+def test_findings_facilitator_barrier_and_scope() -> None:
+    from qualflow.cfir_findings import evaluate
+    r = _ratings_frame({("a", "pre", "reduced_workload"): "M", ("a", "post", "reduced_workload"): "+2",
+                        ("b", "pre", "reduced_workload"): "+1", ("b", "post", "reduced_workload"): "+1",
+                        ("c", "pre", "reduced_workload"): "-1", ("c", "post", "reduced_workload"): "M"})
+    findings = [
+        {"id": "low_post", "statement": "s", "clauses": [{"codes": ["reduced_workload"], "expect": "facilitator",
+                                                          "sites": {"group": "resources", "value": "lower-resource"},
+                                                          "waves": ["post"]}]},
+        {"id": "low_all", "statement": "s", "clauses": [{"codes": ["reduced_workload"], "expect": "facilitator",
+                                                         "sites": {"group": "resources", "value": "lower-resource"}}]},
+        {"id": "low_any", "statement": "s", "clauses": [{"codes": ["reduced_workload"], "expect": "facilitator",
+                                                         "sites": {"group": "resources", "value": "lower-resource"},
+                                                         "waves": "any"}]},
+        {"id": "everywhere", "statement": "s", "clauses": [{"codes": ["reduced_workload"], "expect": "facilitator",
+                                                            "waves": "any"}]},
+    ]
+    verdicts, cells = evaluate(r, findings, ["a", "b", "c"], ["pre", "post"], SITE_GROUPS)
+    assert [v["holds"] for v in verdicts] == [True, False, True, False]
+    low_all = cells[cells["finding"] == "low_all"]
+    assert low_all[["site", "wave", "rating", "supports"]].values.tolist() == [
+        ["a", "pre", "M", "no"], ["a", "post", "+2", "yes"], ["b", "pre", "+1", "yes"], ["b", "post", "+1", "yes"]]
+
+
+def test_findings_split_reports_the_sites_in_each_direction() -> None:
+    from qualflow.cfir_findings import evaluate, findings_markdown
+    cells = {("a", "pre", "mhw_engagement"): "-2", ("a", "post", "mhw_engagement"): "-1",
+             ("b", "pre", "mhw_engagement"): "+1", ("b", "post", "mhw_engagement"): "M",
+             ("c", "pre", "mhw_engagement"): "+2", ("c", "post", "mhw_engagement"): "+2"}
+    f = [{"id": "mhw", "statement": "Engagement splits", "clauses": [{"codes": ["mhw_engagement"], "expect": "split"}]}]
+    verdicts, table = evaluate(_ratings_frame(cells), f, ["a", "b", "c"], ["pre", "post"], SITE_GROUPS)
+    assert verdicts[0]["holds"]
+    assert verdicts[0]["clauses"][0]["split"] == {"mhw_engagement": {"barrier": ["a"], "facilitator": ["b", "c"]}}
+    md = findings_markdown(verdicts, table, {"mhw_engagement": "MHW engagement"}, {"a": "Alpha"}, {}, "T")
+    assert "MHW engagement: barrier at Alpha; facilitator at b, c." in md and "1 of 1 findings hold" in md
+    # a site that goes both ways breaks the split
+    cells[("c", "post", "mhw_engagement")] = "-1"
+    verdicts, _ = evaluate(_ratings_frame(cells), f, ["a", "b", "c"], ["pre", "post"], SITE_GROUPS)
+    assert not verdicts[0]["holds"]
+    assert verdicts[0]["clauses"][0]["split"]["mhw_engagement"]["none"] == ["c"]
+
+
+def test_findings_config_errors_name_the_config_line(tmp_path: Path) -> None:
+    from qualflow.cfir_ratings import check_findings
+    import yaml
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("study: x\ncfir:\n  findings:\n    - id: f1\n      statement: s\n      clauses:\n"
+                   "        - codes: [mhw_engagement, nope]\n          expect: barrier\n"
+                   "          waves: [during]\n          sites: {group: resources, value: rich}\n", encoding="utf-8")
+    findings = yaml.safe_load(cfg.read_text())["cfir"]["findings"]
+    probs = check_findings(findings, hierarchy(CODES, THEMES).ids(), ["pre", "post"],
+                           {"resources": ["lower-resource", "high-resource"]}, str(cfg))
+    assert [str(p) for p in probs] == [
+        f"{cfg}:7: finding 'f1': code 'nope' is not a construct or subcode of the codebook: use its id",
+        f"{cfg}:9: finding 'f1': wave 'during' is not declared (waves: pre, post)",
+        f"{cfg}:10: finding 'f1': 'rich' is not a value of group 'resources' (lower-resource, high-resource)",
+    ]
+
+
+# ============================================================================ the second demo, end to end
+
+KI_TARGETS = ["results/cfir/findings.md", "results/cfir/change.tsv", "results/cfir/figures/heatmap.png",
+              "results/framework/framework_matrix.xlsx"]
+
+
+@pytest.fixture(scope="module")
+def ki(tmp_path_factory) -> Path:
+    """The key-informant study's CFIR and framework-matrix outputs, run in a copy of the project."""
+    import shutil
+    from conftest import ROOT, copy_project, snakemake
+    project = copy_project(tmp_path_factory.mktemp("ki") / "project")
+    src = ROOT / "studies" / "key-informants"
+    if not (src / "data" / "restricted" / "roster.tsv").exists():
+        pytest.skip("the key-informant roster is not assembled")
+    top = {"results", "restricted", "logs", ".snakemake"}       # the study's outputs, not its data/restricted
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        return (top & set(names)) if Path(folder) == src else {n for n in names if n == "__pycache__"}
+
+    shutil.copytree(src, project / "studies" / "key-informants", ignore=ignore)
+    (project / "studies/key-informants/results").mkdir(exist_ok=True)
+    study = "studies/key-informants"
+    snakemake(project, *KI_TARGETS, "--profile", "profiles/default", "--directory", study,
+              "--configfile", f"{study}/config/config.yaml", "--quiet")
+    return project / study
+
+
+def test_the_abstracts_five_findings_hold_on_the_second_demo(ki: Path) -> None:
+    md = (ki / "results/cfir/findings.md").read_text(encoding="utf-8")
+    assert "**5 of 5 findings hold.**" in md
+    cells = pd.read_csv(ki / "results/cfir/findings.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert set(cells["finding"]) == {"benefits", "workload_and_access", "mhw_engagement", "psw_training",
+                                     "covid_and_resources"}
+    mhw = cells[cells["finding"] == "mhw_engagement"].drop_duplicates("site").set_index("site")["direction"]
+    assert sorted(mhw[mhw == "barrier"].index) == ["dar_es_salaam", "ulm"]
+    assert sorted(mhw[mhw == "facilitator"].index) == ["beer_sheva", "butabika", "hamburg", "pune"]
+    low = cells[cells["finding"] == "workload_and_access"]
+    assert sorted(set(low["site"])) == ["butabika", "dar_es_salaam", "pune"] and set(low["wave"]) == {"post"}
+    assert (cells["supports"] == "yes").all()          # every cell examined supports its finding
+    # the cells listed are the ratings table's
+    ratings = pd.read_csv(ki / "results/cfir/ratings.tsv", sep="\t", dtype=str, keep_default_na=False)
+    r = ratings.assign(code=ratings["subcode"].where(ratings["subcode"] != "", ratings["construct"]))
+    merged = cells.merge(r, on=["site", "wave", "code"], suffixes=("", "_r"))
+    assert len(merged) == len(cells) and (merged["rating"] == merged["rating_r"]).all()
+
+
+def test_second_demo_ratings_consensus_and_change_agree(ki: Path) -> None:
+    ratings = pd.read_csv(ki / "results/cfir/ratings.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert len(ratings) == 6 * 2 * 24                  # 6 sites x 2 waves x (17 constructs + 7 subcodes)
+    row = ratings[(ratings["site"] == "dar_es_salaam") & (ratings["wave"] == "pre") &
+                  (ratings["subcode"] == "reduced_workload")].iloc[0]
+    assert (row["rating"], row["proposed"], row["source"]) == ("+1", "X", "consensus") and row["rationale"]
+    change = pd.read_csv(ki / "results/cfir/change.tsv", sep="\t", dtype=str, keep_default_na=False)
+    covid = change[(change["subcode"] == "covid_19")]
+    assert set(covid["change"]) == {"emerged"}         # COVID-19 is talked about only after implementation
+    for r in change.itertuples():
+        assert r.change == classify(r.rating_from, r.rating_to)
+
+
+def test_second_demo_framework_workbook_reads_back_equal_to_the_tsv(ki: Path) -> None:
+    from qualflow.framework import matrix_cells, read_xlsx_cells
+    m = pd.read_csv(ki / "results/framework/framework_matrix.tsv", sep="\t", dtype=str, keep_default_na=False)
+    labels = dict(zip(m["category"], m["category_label"]))
+    back = read_xlsx_cells(ki / "results/framework/framework_matrix.xlsx", list(labels.values()))
+    assert list(back) == ["pre", "post"]
+    for wave in ("pre", "post"):
+        assert back[wave] == {(s, labels[c]): v for (s, c), v in matrix_cells(m, wave).items()}
+    # every coding of a framework code is in some segment of its turn
+    codings = pd.read_csv(ki / "results/codes/codings.tsv", sep="\t", dtype=str,
+                          keep_default_na=False)
+    seg = set(zip(m["transcript"], m["turn"], m["code"]))
+    assert set(zip(codings["transcript"], codings["turn"], codings["code"])) == seg

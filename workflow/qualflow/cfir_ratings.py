@@ -47,7 +47,7 @@ log = logging.getLogger("qualflow.cfir")
 __all__ = [
     "RATINGS_COLUMNS", "AGREEMENT_COLUMNS", "RATINGS", "RatingRule", "Hierarchy", "hierarchy",
     "normalise_rating", "rating_value", "unit_valences", "evidence", "propose", "propose_table",
-    "read_consensus", "read_rater", "apply_consensus", "rater_agreement", "check_cfir_inputs",
+    "read_consensus", "read_rater", "apply_consensus", "rater_agreement", "check_findings", "check_cfir_inputs",
     "check_or_exit", "ratings_stage",
 ]
 
@@ -336,8 +336,9 @@ def apply_consensus(table: pd.DataFrame, consensus: pd.DataFrame) -> pd.DataFram
     return out
 
 
-def rater_agreement(raters: pd.DataFrame, domain_of: Mapping[str, str]) -> pd.DataFrame:
-    """Ordinal (and nominal) alpha between raters, over all cells and per domain."""
+def rater_agreement(raters: pd.DataFrame, domain_of: Mapping[str, str],
+                    domain_order: Sequence[str] = ()) -> pd.DataFrame:
+    """Ordinal (and nominal) alpha between raters, over all cells and per domain (in ``domain_order``)."""
     if raters.empty or raters["rater"].nunique() < 2:
         n = raters["rater"].nunique() if not raters.empty else 0
         return pd.DataFrame([{"scope": "all", "raters": ";".join(sorted(set(raters.get("rater", [])))),
@@ -351,8 +352,9 @@ def rater_agreement(raters: pd.DataFrame, domain_of: Mapping[str, str]) -> pd.Da
     names = list(wide.columns)
     nominal_codes = {v: i for i, v in enumerate(RATINGS)}
     rows = []
-    scopes = [("all", wide)] + [(d, wide.xs(d, level="domain", drop_level=False))
-                                for d in dict.fromkeys(wide.index.get_level_values("domain"))]
+    present = list(dict.fromkeys(wide.index.get_level_values("domain")))
+    ordered = [d for d in domain_order if d in present] + [d for d in present if d not in domain_order]
+    scopes = [("all", wide)] + [(d, wide.xs(d, level="domain", drop_level=False)) for d in ordered]
     for scope, w in scopes:
         vals = w.to_numpy(dtype=object).T            # raters x cells
         ordinal = np.vectorize(lambda x: rating_value(x) if isinstance(x, str) else np.nan)(vals).astype(float)
@@ -385,10 +387,54 @@ def rater_files(raters_dir: str | Path | None) -> list[str]:
     return sorted(str(p) for p in Path(raters_dir).glob("*.tsv"))
 
 
-def check_cfir_inputs(consensus: str | None, raters: Sequence[str], sites: Sequence[str],
-                      waves: Sequence[str], ids: set[str]) -> None:
-    """Every reviewed CFIR input checked together (the workflow calls this when it loads)."""
+def check_findings(findings: Sequence[Mapping], ids: set[str], waves: Sequence[str],
+                   groups: Mapping[str, Sequence[str]], config_path: str | None) -> list[Problem]:
+    """The config's ``cfir.findings``: known codes, declared waves, declared groups and values."""
+    from .design import config_lines
+    lines = config_lines(config_path)
+    where = str(config_path or "config.yaml")
+
+    def line(*at) -> int | None:
+        at = ("cfir", "findings", *at)
+        while at and at not in lines:
+            at = at[:-1]
+        return lines.get(at)
+
     problems: list[Problem] = []
+    seen: set[str] = set()
+    for i, f in enumerate(findings):
+        if f["id"] in seen:
+            problems.append(Problem(where, line(i, "id"), f"finding {f['id']!r} is listed twice: give each its own id"))
+        seen.add(f["id"])
+        for j, cl in enumerate(f["clauses"]):
+            for k, code in enumerate(cl["codes"]):
+                if code not in ids:
+                    problems.append(Problem(where, line(i, "clauses", j, "codes", k), (
+                        f"finding {f['id']!r}: code {code!r} is not a construct or subcode of the codebook: "
+                        "use its id")))
+            w = cl.get("waves", "all")
+            for k, wave in enumerate([] if w in ("all", "any") else w):
+                if wave not in waves:
+                    problems.append(Problem(where, line(i, "clauses", j, "waves", k), (
+                        f"finding {f['id']!r}: wave {wave!r} is not declared (waves: {', '.join(waves) or 'none'})")))
+            sel = cl.get("sites", "all")
+            if sel != "all":
+                if sel["group"] not in groups:
+                    problems.append(Problem(where, line(i, "clauses", j, "sites"), (
+                        f"finding {f['id']!r}: group {sel['group']!r} is not declared in groups "
+                        f"({', '.join(groups) or 'none'})")))
+                elif sel["value"] not in groups[sel["group"]]:
+                    problems.append(Problem(where, line(i, "clauses", j, "sites"), (
+                        f"finding {f['id']!r}: {sel['value']!r} is not a value of group {sel['group']!r} "
+                        f"({', '.join(groups[sel['group']])})")))
+    return problems
+
+
+def check_cfir_inputs(consensus: str | None, raters: Sequence[str], sites: Sequence[str],
+                      waves: Sequence[str], ids: set[str], findings: Sequence[Mapping] = (),
+                      groups: Mapping[str, Sequence[str]] | None = None, config_path: str | None = None) -> None:
+    """Every reviewed CFIR input checked together (the workflow calls this when it loads)."""
+    problems: list[Problem] = check_findings(findings, ids, waves, groups or {}, config_path)
     for fn, arg in [(read_consensus, consensus), *((read_rater, p) for p in raters)]:
         try:
             fn(arg, sites, waves, ids)
@@ -439,7 +485,8 @@ def ratings_stage(codings: str, turns: Sequence[str], sites: str, consensus: str
     rated = pd.concat([read_rater(p, site_ids, list(waves), hier.ids()) for p in raters],
                       ignore_index=True) if raters else pd.DataFrame(
         columns=["rater", "site", "wave", "construct", "rating"])
-    agreement = rater_agreement(rated, {**hier.domain_of(), **{s: hier.domain_of()[c] for s, _l, c in hier.subcodes}})
+    agreement = rater_agreement(rated, {**hier.domain_of(), **{s: hier.domain_of()[c] for s, _l, c in hier.subcodes}},
+                                [d for d, _l in hier.domains])
     write_tsv(table, out_ratings)
     write_tsv(agreement, out_agreement)
     n = table[table["level"] == "construct"]

@@ -1,28 +1,12 @@
 # Stage 10 (cfir), for a study whose config has a `cfir:` section (docs/cfir.md): ratings per site x
 # wave x construct (Damschroder & Lowery 2013) proposed from the valenced codings, the team's consensus
-# applied, two raters compared (ordinal alpha), then the change between waves (Saldana).
+# applied, two raters compared (ordinal alpha), then the change between waves (Saldana), the figures
+# and the findings. The codebook, waves and groups as params come from framework.smk (included first).
 # The reviewed inputs (consensus, raters' files) are checked when the workflow loads, before any job.
 from qualflow.cfir_figures import heatmap_group
 from qualflow.cfir_ratings import check_cfir_inputs, check_or_exit, rater_files
-from qualflow.codebook import load_codebook as _load_codebook
 
 CFIR = config.get("cfir")
-_BOOK = _load_codebook(config.get("codebook", "config/codebook.yaml"))  # checked at load already
-#: The codebook as plain data for rule params: codes with their theme and parent, themes in order.
-CODEBOOK_CODES = [
-    dict(id=c.id, label=c.label, theme=c.theme, parent=c.parent, origin=c.origin) for c in _BOOK.codes
-]
-CODEBOOK_THEMES = [dict(id=t.id, label=t.label) for t in _BOOK.themes]
-WAVE_IDS = [w.id for w in STUDY.design.waves]
-#: Each transcript's wave ("<site>.<T>" -> wave; "" in a study without waves).
-TRANSCRIPT_WAVES = dict(
-    sorted(
-        {
-            f"{t.site}.{t.transcript}": str(t.meta.get("wave") or "")
-            for t in STUDY.transcripts.values()
-        }.items()
-    )
-)
 
 if CFIR is not None:
     CFIR_CONSENSUS = CFIR.get("consensus", "")
@@ -34,6 +18,9 @@ if CFIR is not None:
             SITES,
             WAVE_IDS,
             {c["id"] for c in CODEBOOK_CODES},
+            CFIR.get("findings", []),
+            {g["id"]: g["values"] for g in GROUPS},
+            CONFIG_FILE,
         )
     )
 
@@ -119,6 +106,30 @@ if CFIR is not None:
         script:
             "../scripts/cfir_figures.py"
 
+    rule cfir_findings:
+        input:
+            ratings=rules.cfir_ratings.output.ratings,
+            sites=config["sites"],
+        output:
+            md=report(
+                "results/cfir/findings.md", caption="../report/cfir_findings.rst", category="CFIR"
+            ),
+            tsv="results/cfir/findings.tsv",
+        params:
+            findings=CFIR.get("findings", []),
+            waves=WAVE_IDS,
+            site_groups=SITE_GROUPS,
+            groups=GROUPS,
+            codes=CODEBOOK_CODES,
+            title=f"CFIR findings — {config.get('study', '')}",
+        log:
+            "logs/cfir/findings.log",
+        conda:
+            "../envs/qualflow.yaml"
+        script:
+            "../scripts/cfir_findings.py"
+
+    ALL_OUTPUTS += rules.cfir_findings.output
     ALL_OUTPUTS += rules.cfir_ratings.output
     ALL_OUTPUTS += rules.cfir_change.output
     ALL_OUTPUTS += rules.cfir_figures.output
