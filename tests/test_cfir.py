@@ -640,3 +640,22 @@ def test_second_demo_framework_workbook_reads_back_equal_to_the_tsv(ki: Path) ->
                           keep_default_na=False)
     seg = set(zip(m["transcript"], m["turn"], m["code"]))
     assert set(zip(codings["transcript"], codings["turn"], codings["code"])) == seg
+
+
+@pytest.mark.parametrize("how", ["cocoding", "paired"])
+def test_valence_codes_and_paired_labels_pass_the_load_time_label_check(tmp_path: Path, how: str) -> None:
+    from qualflow.codebook import load_codebook
+    from qualflow.coding_checks import check_codings_at_load
+    root = _study(tmp_path)
+    qdpx_codings(root, how)
+    english = {t: (str(root / f"results/pseudonymised/alpha/{t.split('.')[1]}.en.tsv"), [1, 2, 3, 4]) for t in WAVES}
+    book = load_codebook(root / "config/codebook.yaml")
+    assert check_codings_at_load(root / "data/codings", book, english) == []
+    # without valence codes, "Facilitator" is an unknown label (a paired label's marker is punctuation,
+    # which label matching ignores, so it maps either way; only the valence would be lost)
+    off = check_codings_at_load(root / "data/codings", book, english, valence_config={"codes": {}, "paired": {}})
+    if how == "cocoding":
+        text = "\n".join(map(str, off))
+        assert all("coder_a.qdpx" in str(p) for p in off) and "'Facilitator'" in text and "'Barrier'" in text
+    else:
+        assert off == []

@@ -265,7 +265,7 @@ def _by_name(name: str, english: Mapping) -> str | None:
 
 
 def check_codings_at_load(codings_dir: str | Path, codebook, english: Mapping[str, tuple[str, Sequence[int]]],
-                          unmapped: str = "fail") -> list[Problem]:
+                          unmapped: str = "fail", valence_config: Mapping | None = None) -> list[Problem]:
     """The codings' problems that need no pseudonymised text, found when the workflow loads.
 
     ``english`` maps each transcript id (``<site>.<T>``) to the path of its pseudonymised turn table
@@ -273,7 +273,8 @@ def check_codings_at_load(codings_dir: str | Path, codebook, english: Mapping[st
     Checks the coder folders, TSV columns, transcript ids, turn numbers, ``start``/``end`` pairs and
     every label against the codebook (the ``codes`` job's messages, word for word); what needs the
     pseudonymised text (spans within a turn, quoted text, .qdpx source texts) stays with the job.
-    Linear in the codings: one dict lookup per row.
+    Linear in the codings: one dict lookup per row. ``valence_config``: the config's ``valence`` section
+    (valence codes and paired-code markers are not codebook labels; ``qualflow.valence``).
     """
     from qualflow.codebook import (RAW_COLUMNS, TRANSCRIPT_ID, _code_paths, _known, discover_codings,
                                    map_labels)
@@ -349,6 +350,8 @@ def check_codings_at_load(codings_dir: str | Path, codebook, english: Mapping[st
     if rows and codebook is not None:
         raw = pd.DataFrame(rows).reindex(columns=RAW_COLUMNS)
         raw["label_path"] = raw["label_path"].fillna("")
+        from qualflow.valence import content_labels, valence_rules
+        raw = content_labels(raw, valence_rules(valence_config))
         try:
             map_labels(raw, codebook, unmapped)
         except InputError as e:

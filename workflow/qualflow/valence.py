@@ -34,7 +34,7 @@ from .errors import Problem, raise_if
 log = logging.getLogger("qualflow.valence")
 
 __all__ = ["VALENCES", "DEFAULT_CODES", "DEFAULT_PAIRED", "ValenceRules", "valence_rules",
-           "split_paired", "apply_valence"]
+           "split_paired", "apply_valence", "content_labels"]
 
 VALENCES = ("facilitator", "barrier", "mixed")
 #: Valence code names recognised when the config names none (matched ignoring case and spaces).
@@ -171,3 +171,20 @@ def apply_valence(raw: pd.DataFrame, rules: ValenceRules) -> pd.DataFrame:
                     r.transcript, r.turn, r.label)
     log.info("valence: %d co-coded valence codes applied to %d codings", len(used), len(got))
     return out
+
+
+def content_labels(raw: pd.DataFrame, rules: ValenceRules) -> pd.DataFrame:
+    """The labels that must map to the codebook: valence codes dropped, paired markers stripped.
+
+    For checks that see labels only (the codings checked when the workflow loads), so a coder's
+    "Barrier" or "Relative advantage (+)" is not reported as an unknown label.
+    """
+    if raw.empty:
+        return raw
+    keep = raw[~raw["label"].map(lambda s: _norm(s) in rules.codes)].copy()
+    if rules.paired and len(keep):
+        keep["label"] = [split_paired(lab, rules)[0] for lab in keep["label"]]
+        if "label_path" in keep.columns:
+            keep["label_path"] = [(lp.rsplit(" > ", 1)[0] + " > " + lab) if " > " in str(lp) else (lab if lp else lp)
+                                  for lp, lab in zip(keep["label_path"].fillna(""), keep["label"])]
+    return keep

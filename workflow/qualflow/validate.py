@@ -122,7 +122,7 @@ def _codings_problems(config: dict, codings_dir: Path, book, transcripts: dict[s
     if not codings_dir.is_dir():
         return []
     return check_codings_at_load(codings_dir, book, english,
-                                 (config.get("codes") or {}).get("unmapped", "fail"))
+                                 (config.get("codes") or {}).get("unmapped", "fail"), config.get("valence"))
 
 
 def _wave_mismatches(transcripts, design: Design) -> list[Problem]:
