@@ -172,39 +172,43 @@ def unit_valences(codings: pd.DataFrame, construct_of: Mapping[str, str], waves:
     subs = base[base["code"].map(construct_of) != base["code"]].assign(level="subcode")
     both = pd.concat([cons, subs], ignore_index=True)
 
-    def combine(vs: Iterable[str]) -> str:
-        s = set(vs)
-        return next(iter(s)) if len(s) == 1 and next(iter(s)) in ("facilitator", "barrier") else "mixed"
-
     key = ["site", "transcript", "turn", "code", "level"]
-    out = both.groupby(key, sort=False)["valence"].agg(combine).reset_index()
+    g = both.groupby(key, sort=False)["valence"]
+    out = g.agg(_n="nunique", _first="first").reset_index()
+    clear = (out["_n"] == 1) & out["_first"].isin(["facilitator", "barrier"])
+    out["valence"] = out["_first"].where(clear, "mixed")
+    out = out.drop(columns=["_n", "_first"])
     out["wave"] = out["transcript"].map(lambda t: waves.get(t, ""))
     out["speaker"] = [speakers.get((t, int(n)), "") for t, n in zip(out["transcript"], out["turn"])]
     return out
 
 
 def evidence(units: pd.DataFrame) -> pd.DataFrame:
-    """Counts per (site, wave, level, code): units by valence, informants, and the unit references."""
+    """Counts per (site, wave, level, code): units by valence, informants, and the unit references.
+
+    Vectorised (one groupby per column), so the cost is linear in the units.
+    """
     cols = ["site", "wave", "level", "code", "n_units", "n_facilitator", "n_barrier", "n_mixed",
             "n_informants", "informants_facilitator", "informants_barrier", "evidence"]
     if units.empty:
         return pd.DataFrame(columns=cols)
-    u = units.sort_values(["transcript", "turn"], key=lambda s: s.map(_natural) if s.name == "transcript" else s,
-                          kind="stable")
-    rows = []
-    for (site, wave, level, code), g in u.groupby(["site", "wave", "level", "code"], sort=False):
-        v = g["valence"]
-        who = g[g["speaker"] != ""]
-        rows.append({
-            "site": site, "wave": wave, "level": level, "code": code, "n_units": len(g),
-            "n_facilitator": int((v == "facilitator").sum()), "n_barrier": int((v == "barrier").sum()),
-            "n_mixed": int((v == "mixed").sum()), "n_informants": who["speaker"].nunique(),
-            "informants_facilitator": who.loc[who["valence"] == "facilitator", "speaker"].nunique(),
-            "informants_barrier": who.loc[who["valence"] == "barrier", "speaker"].nunique(),
-            "evidence": ";".join(f"{t}:{n}{'+' if x == 'facilitator' else '-' if x == 'barrier' else '~'}"
-                                 for t, n, x in zip(g["transcript"], g["turn"], v)),
-        })
-    return pd.DataFrame(rows, columns=cols)
+    order = units["transcript"].map(_natural)
+    u = units.assign(_o=order).sort_values(["_o", "turn"], kind="stable")
+    key = ["site", "wave", "level", "code"]
+    mark = u["valence"].map({"facilitator": "+", "barrier": "-"}).fillna("~")
+    u = u.assign(_f=(u["valence"] == "facilitator").astype(int), _b=(u["valence"] == "barrier").astype(int),
+                 _m=(u["valence"] == "mixed").astype(int),
+                 _tok=u["transcript"] + ":" + u["turn"].astype(str) + mark,
+                 _spk=u["speaker"].where(u["speaker"] != ""))
+    g = u.groupby(key, sort=False)
+    out = g.agg(n_units=("turn", "size"), n_facilitator=("_f", "sum"), n_barrier=("_b", "sum"),
+                n_mixed=("_m", "sum"), n_informants=("_spk", "nunique"), evidence=("_tok", ";".join))
+    for name, v in (("informants_facilitator", "facilitator"), ("informants_barrier", "barrier")):
+        out[name] = u[u["valence"] == v].groupby(key, sort=False)["_spk"].nunique().reindex(out.index).fillna(0)
+    out = out.reset_index()
+    for c in cols[4:-1]:
+        out[c] = out[c].astype("int64")
+    return out[cols]
 
 
 def _natural(s: str) -> tuple:

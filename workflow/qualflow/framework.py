@@ -94,38 +94,42 @@ def segments(codings: pd.DataFrame, turns: pd.DataFrame, category_of: Mapping[st
     if "valence" not in c.columns:
         c["valence"] = ""
     c = c.sort_values(["transcript", "turn", "code", "start", "end", "coder"], kind="stable")
+    # spans in start order within (transcript, turn, code): the sort above guarantees it
     text = {(t, int(n)): x for t, n, x in zip(turns["transcript"], turns["turn"], turns["text"])}
     speaker = {(t, int(n)): s for t, n, s in zip(turns["transcript"], turns["turn"], turns["speaker"])}
+    # one pass over the sorted codings (plain lists, not a pandas group per segment: linear and fast)
+    merged: dict[tuple[str, int, str], list[list]] = {}
+    for tid, turn, code, s, e, who, val in zip(c["transcript"], c["turn"], c["code"], c["start"], c["end"],
+                                               c["coder"], c["valence"].fillna("").astype(str)):
+        spans = merged.setdefault((tid, int(turn), code), [])
+        if spans and s < spans[-1][1]:
+            m = spans[-1]
+            m[1] = max(m[1], e)
+            m[2].add(who)
+            m[3].append(val)
+        else:
+            spans.append([s, e, {who}, [val]])
     rows = []
-    for (tid, turn, code), g in c.groupby(["transcript", "turn", "code"], sort=False):
-        spans = sorted(zip(g["start"], g["end"], g["coder"], g["valence"].fillna("").astype(str)))
-        merged: list[list] = []
-        for s, e, who, val in spans:
-            if merged and s < merged[-1][1]:
-                m = merged[-1]
-                m[1] = max(m[1], e)
-                m[2].add(who)
-                m[3].append(val)
-            else:
-                merged.append([s, e, {who}, [val]])
+    for (tid, turn, code), spans in merged.items():
         site = tid.split(".", 1)[0]
-        spk = speaker.get((tid, int(turn)), "")
+        spk = speaker.get((tid, turn), "")
         m_ = _P.match(spk)
-        for s, e, who, vals in merged:
+        for s, e, who, vals in spans:
             rows.append({
                 "wave": waves.get(tid, ""), "site": site, "site_name": site_names.get(site, site),
                 "category": category_of[code], "category_label": category_labels.get(category_of[code], ""),
-                "code": code, "code_label": code_labels.get(code, code), "transcript": tid, "turn": int(turn),
+                "code": code, "code_label": code_labels.get(code, code), "transcript": tid, "turn": turn,
                 "start": int(s), "end": int(e), "participant": f"#{int(m_.group(1))}" if m_ else spk,
                 "attribution": attribution.get((site, spk), f"[{spk}, {site_names.get(site, site)}]"),
                 "valence": _combine(vals), "coders": ";".join(sorted(who)),
-                "text": " ".join(text.get((tid, int(turn)), "")[s:e].split()),
+                "text": " ".join(text.get((tid, turn), "")[s:e].split()),
             })
     out = pd.DataFrame(rows, columns=MATRIX_COLUMNS)
     rank = lambda seq: {v: i for i, v in enumerate(seq)}  # noqa: E731
     w, s_, k = rank(wave_order), rank(site_order), rank(category_order)
+    nat = {t: _natural(t) for t in out["transcript"].unique()}
     out["_k"] = list(zip(out["wave"].map(lambda v: w.get(v, len(w))), out["site"].map(lambda v: s_.get(v, len(s_))),
-                         out["category"].map(lambda v: k.get(v, len(k))), out["transcript"].map(_natural),
+                         out["category"].map(lambda v: k.get(v, len(k))), out["transcript"].map(nat),
                          out["turn"], out["start"], out["end"], out["code"]))
     return out.sort_values("_k", kind="stable").drop(columns="_k").reset_index(drop=True)
 
@@ -136,11 +140,17 @@ def segment_text(r: Mapping) -> str:
     return f"{sym + ' ' if sym else ''}“{r['text']}” {r['attribution']} — {r['code_label']}"
 
 
+def _records(df: pd.DataFrame) -> list[dict]:
+    """Rows as dicts, built from the columns (much faster than ``to_dict("records")``)."""
+    cols = list(df.columns)
+    return [dict(zip(cols, vals)) for vals in zip(*(df[c].tolist() for c in cols))]
+
+
 def matrix_cells(matrix: pd.DataFrame, wave: str) -> dict[tuple[str, str], list[str]]:
     """(site, category) -> the segment lines of one wave (all rows when the study has no waves)."""
     m = matrix[matrix["wave"] == wave] if wave != SHEET_ALL else matrix
     out: dict[tuple[str, str], list[str]] = {}
-    for r in m.to_dict("records"):
+    for r in _records(m):
         out.setdefault((r["site"], r["category"]), []).append(segment_text(r))
     return out
 
@@ -177,21 +187,21 @@ def matrix_xlsx(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[
     wb.remove(wb.active)
     header_font = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDDDDD")
+    wrap = Alignment(wrap_text=True, vertical="top")
     for wave, label in (waves or [(SHEET_ALL, "All")]):
         ws = wb.create_sheet(title=wave[:31])
         cells = matrix_cells(matrix, wave)
         head = ["Site", "Name"] + [g["label"] for g in groups] + [lab for _c, lab in cats]
         ws.append(head)
         for cell in ws[1]:
-            cell.font, cell.fill = header_font, fill
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+            cell.font, cell.fill, cell.alignment = header_font, fill, wrap
         rows = cases[cases["wave"] == (wave if waves else "")]
         for r in rows.to_dict("records"):
             ws.append([r["site"], r["name"]] + [r.get(g["id"], "") for g in groups] +
                       [_cell_value(cells.get((r["site"], c), [])) for c, _l in cats])
         for row in ws.iter_rows(min_row=2):
             for cell in row:
-                cell.alignment = Alignment(wrap_text=True, vertical="top")
+                cell.alignment = wrap
         ws.column_dimensions["A"].width = 14
         ws.column_dimensions["B"].width = 18
         from openpyxl.utils import get_column_letter
@@ -314,7 +324,7 @@ def matrix_html(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[
                 waves: Sequence[tuple[str, str]], groups: Sequence[Mapping], title: str) -> str:
     """The self-contained page: a row per case, a column per category, filters in the page."""
     by_cell: dict[tuple[str, str, str], list[dict]] = {}
-    for r in matrix.to_dict("records"):
+    for r in _records(matrix):
         by_cell.setdefault((r["site"], r["wave"], r["category"]), []).append(r)
     keys = ["site"] + (["wave"] if waves else []) + [g["id"] for g in groups] + ["valence"]
     site_opts = list(dict.fromkeys(zip(cases["site"], cases["name"])))
