@@ -659,3 +659,13 @@ def test_valence_codes_and_paired_labels_pass_the_load_time_label_check(tmp_path
         assert all("coder_a.qdpx" in str(p) for p in off) and "'Facilitator'" in text and "'Barrier'" in text
     else:
         assert off == []
+
+
+def test_a_codebook_code_named_like_a_valence_code_stays_a_code() -> None:
+    from qualflow.valence import without_codebook_labels
+    rules = without_codebook_labels(valence_rules(), lambda name: "barriers" if name == "barriers" else None)
+    raw = pd.DataFrame([{"coder": "a", "transcript": "x.FG1", "turn": 2, "start": 0, "end": 9, "label": lab,
+                         "label_path": lab, "source": "qdpx", "file": "a.qdpx", "line": None, "valence": ""}
+                        for lab in ("Barriers", "Facilitator")])
+    out = apply_valence(raw, rules)
+    assert out[["label", "valence"]].values.tolist() == [["Barriers", "facilitator"]]

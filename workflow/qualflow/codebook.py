@@ -45,7 +45,7 @@ from qualflow.errors import InputError, Problem, raise_if
 from qualflow.project_export import candidate_codes, study_project
 from qualflow.refiqda import Code, Project, Source, read_qdpx, stable_guid, write_qdc, write_qdpx
 from qualflow.tables import load_schema, read_results_tsv, read_tsv, write_text, write_tsv
-from qualflow.valence import apply_valence, valence_rules
+from qualflow.valence import apply_valence, valence_rules, without_codebook_labels
 
 __all__ = [
     "Theme", "CodeDef", "Codebook", "Transcript", "CodingSet",
@@ -1109,7 +1109,7 @@ def codes_stage(codebook: str, codings: Sequence[str], transcripts_tsv: Sequence
     covered, counted, problems = apply_assignments(read.coverage, read.delivered, table,
                                                    str(assignments), transcripts)
     raise_if(problems)
-    raw = apply_valence(read.raw, valence_rules(valence))
+    raw = apply_valence(read.raw, without_codebook_labels(valence_rules(valence), book.resolve))
     mapped, um, candidates = map_labels(raw, book, unmapped)
     with_memo = _finish_codings(mapped, transcripts, order, extra=["memo"])
     codings_df = with_memo[CODINGS_COLUMNS]

@@ -350,8 +350,8 @@ def check_codings_at_load(codings_dir: str | Path, codebook, english: Mapping[st
     if rows and codebook is not None:
         raw = pd.DataFrame(rows).reindex(columns=RAW_COLUMNS)
         raw["label_path"] = raw["label_path"].fillna("")
-        from qualflow.valence import content_labels, valence_rules
-        raw = content_labels(raw, valence_rules(valence_config))
+        from qualflow.valence import content_labels, valence_rules, without_codebook_labels
+        raw = content_labels(raw, without_codebook_labels(valence_rules(valence_config), codebook.resolve))
         try:
             map_labels(raw, codebook, unmapped)
         except InputError as e:

@@ -34,7 +34,7 @@ from .errors import Problem, raise_if
 log = logging.getLogger("qualflow.valence")
 
 __all__ = ["VALENCES", "DEFAULT_CODES", "DEFAULT_PAIRED", "ValenceRules", "valence_rules",
-           "split_paired", "apply_valence", "content_labels"]
+           "split_paired", "apply_valence", "content_labels", "without_codebook_labels"]
 
 VALENCES = ("facilitator", "barrier", "mixed")
 #: Valence code names recognised when the config names none (matched ignoring case and spaces).
@@ -84,6 +84,16 @@ def valence_rules(config: Mapping | None = None) -> ValenceRules:
         {_norm(n): v for v in VALENCES for n in (codes.get(v) or ())},
         {_norm(m): v for v in VALENCES for m in (paired.get(v) or ())},
     )
+
+
+def without_codebook_labels(rules: ValenceRules, resolve) -> ValenceRules:
+    """The rules minus valence-code names that are also labels of the codebook (``resolve(name)`` is
+    a code): a codebook code called "Barriers" stays a code, it is never read as a valence."""
+    clash = {n for n in rules.codes if resolve(n) is not None}
+    for n in sorted(clash):
+        log.warning("valence code %r is also a label of the codebook: it is read as the codebook's code, "
+                    "not as a valence (rename it in config valence.codes if that is wrong)", n)
+    return ValenceRules({n: v for n, v in rules.codes.items() if n not in clash}, rules.paired)
 
 
 def split_paired(label: str, rules: ValenceRules) -> tuple[str, str]:
