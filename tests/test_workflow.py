@@ -177,7 +177,7 @@ def test_demo_alpha_equals_an_independent_computation(demo):
 RERUN_AFTER_ULM_EN_EDIT = {
     "parse_ulm", "pseudonymise_ulm", "translation_check_ulm",        # the site's own jobs
     "pseudonymise_summary", "translation_stats", "translation_summary", "codes", "agreement",
-    "participants", "themes", "theme_figures", "report_pages", "leak_check", "manifest", "all",
+    "participants", "themes", "theme_figures", "framework_matrix", "report_pages", "leak_check", "manifest", "all",
 }
 
 

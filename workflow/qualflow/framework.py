@@ -267,7 +267,7 @@ h1{font-size:1.35em}
 table{border-collapse:collapse}
 th,td{border:1px solid #bbb;padding:.35em .5em;vertical-align:top;text-align:start}
 thead th{background:#eee;position:sticky;top:2.6em}
-th.case{white-space:nowrap;background:#f6f6f6}
+th.case{min-width:9em;max-width:13em;background:#f6f6f6}
 td.cell{min-width:16em;max-width:26em}
 ul.segs{margin:0;padding-inline-start:1em}
 li.seg{margin-bottom:.4em}

@@ -110,6 +110,9 @@ def manifest_inputs():
     res = config.get("translation_resolutions", "")
     files += [res] if res and Path(res).exists() else []
     files += [config["gate_decisions"]] if config.get("gate_decisions") else []  # reviewed gate decisions
+    cfir = config.get("cfir") or {}  # the CFIR consensus and the raters' files (workflow/rules/cfir.smk)
+    files += [cfir["consensus"]] if cfir.get("consensus") else []
+    files += sorted(str(p) for p in Path(cfir["raters_dir"]).glob("*.tsv")) if cfir.get("raters_dir") else []
     return [f for f in dict.fromkeys(files) if Path(f).exists()]
 
 
