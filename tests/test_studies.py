@@ -447,5 +447,6 @@ def test_adding_a_site_reruns_only_its_jobs_and_the_aggregates(tiny, tmp_path):
     import re
     jobs = set(re.findall(r"^(\S+)\s+\d+$", out, flags=re.M)) - {"total", "job"}
     assert jobs == {"parse_gamma", "pseudonymise_gamma", "pseudonymise_summary", "codes", "agreement",
-                    "participants", "themes", "theme_figures", "translation_summary", "report_pages", "leak_check",
+                    "participants", "themes", "theme_figures", "framework_matrix", "translation_summary",
+                    "report_pages", "leak_check",
                     "manifest", "all"}
