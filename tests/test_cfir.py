@@ -580,8 +580,10 @@ def ki(tmp_path_factory) -> Path:
     from conftest import ROOT, copy_project, snakemake
     project = copy_project(tmp_path_factory.mktemp("ki") / "project")
     src = ROOT / "studies" / "key-informants"
-    if not (src / "data" / "restricted" / "roster.tsv").exists():
-        pytest.skip("the key-informant roster is not assembled")
+    import yaml
+    roster = yaml.safe_load((src / "config/config.yaml").read_text(encoding="utf-8"))["roster"]
+    if not (src / roster).exists():
+        pytest.skip(f"the key-informant roster {roster} is not assembled")
     top = {"results", "restricted", "logs", ".snakemake"}       # the study's outputs, not its data/restricted
 
     def ignore(folder: str, names: list[str]) -> set[str]:
