@@ -22,7 +22,7 @@ import krippendorff
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
-from qualflow.agreement import bootstrap_alpha  # noqa: E402
+from qualflow.alpha import bootstrap_alpha  # noqa: E402
 
 N_CODES, N_UNITS, N_CODERS, N_BOOT, SEED = 100, 10_000, 3, 2_000, 20181017
 LOOP_CODES, LOOP_REPS = 1, 20

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from qualflow import agreement as ag
+from qualflow import alpha as al
 from qualflow.errors import InputError
 
 NAN = np.nan
@@ -39,19 +40,19 @@ H2007 = np.array([[NAN if v == "." else float(v) for v in unit.split(",")]
 @pytest.mark.parametrize("level, expected", [("nominal", 0.743), ("ordinal", 0.815),
                                              ("interval", 0.849), ("ratio", 0.797)])
 def test_krippendorff_2011_example(level: str, expected: float) -> None:
-    assert round(ag.alpha_coincidence(K2011, level), 3) == expected
-    assert ag.alpha_coincidence(K2011, level) == pytest.approx(
+    assert round(al.alpha_coincidence(K2011, level), 3) == expected
+    assert al.alpha_coincidence(K2011, level) == pytest.approx(
         krippendorff.alpha(K2011, level_of_measurement=level), abs=1e-12)
 
 
 def test_krippendorff_2011_nominal_by_package() -> None:
-    assert round(ag.alpha_nominal(K2011), 3) == 0.743
+    assert round(al.alpha_nominal(K2011), 3) == 0.743
     assert round(krippendorff.alpha(K2011, level_of_measurement="nominal"), 3) == 0.743
 
 
 def test_hayes_krippendorff_2007_ordinal() -> None:
     assert H2007.shape == (5, 40)
-    assert round(ag.alpha_coincidence(H2007, "ordinal"), 4) == 0.7598
+    assert round(al.alpha_coincidence(H2007, "ordinal"), 4) == 0.7598
     assert round(krippendorff.alpha(H2007, level_of_measurement="ordinal"), 4) == 0.7598
 
 
@@ -66,10 +67,10 @@ def test_own_nominal_equals_package_on_random_data(n_coders: int, n_values: int)
                        rng.integers(0, n_values, size=(n_coders, n_units))).astype(float)
         mat[rng.random(mat.shape) < 0.2] = NAN
         expected = krippendorff.alpha(mat, level_of_measurement="nominal")
-        assert abs(ag.alpha_coincidence(mat, "nominal") - expected) < 1e-12
+        assert abs(al.alpha_coincidence(mat, "nominal") - expected) < 1e-12
         if n_values == 2:          # presence data: the package-backed function agrees too
-            assert abs(ag.alpha_nominal(mat) - expected) < 1e-12
-            boot = ag.bootstrap_alpha(mat, n_boot=0)
+            assert abs(al.alpha_nominal(mat) - expected) < 1e-12
+            boot = al.bootstrap_alpha(mat, n_boot=0)
             assert abs(boot.alpha - expected) < 1e-12
 
 
@@ -79,35 +80,35 @@ def test_own_nominal_equals_package_on_random_data(n_coders: int, n_values: int)
 
 def test_nobody_used_the_code() -> None:
     mat = np.array([[0, 0, 0, NAN], [0, 0, 0, 0]], dtype=float)
-    assert ag.undefined_reason(mat) == "no coder used this code in the double-coded units"
-    assert np.isnan(ag.alpha_nominal(mat))
-    assert np.isnan(ag.alpha_coincidence(mat))
-    assert np.isnan(ag.alpha_coincidence(mat, value_domain=[0, 1]))
+    assert al.undefined_reason(mat) == "no coder used this code in the double-coded units"
+    assert np.isnan(al.alpha_nominal(mat))
+    assert np.isnan(al.alpha_coincidence(mat))
+    assert np.isnan(al.alpha_coincidence(mat, value_domain=[0, 1]))
 
 
 def test_everyone_always_used_the_code() -> None:
     mat = np.array([[1, 1, 1], [1, 1, 1], [1, NAN, 1]], dtype=float)
-    assert ag.undefined_reason(mat) == "every pairable value is 'present': no variation"
-    assert np.isnan(ag.alpha_nominal(mat))
-    assert np.isnan(ag.alpha_coincidence(mat, value_domain=[0, 1]))   # D_e = 0, never 1.0
-    boot = ag.bootstrap_alpha(mat, n_boot=50, seed=1, value_domain=[0, 1])
+    assert al.undefined_reason(mat) == "every pairable value is 'present': no variation"
+    assert np.isnan(al.alpha_nominal(mat))
+    assert np.isnan(al.alpha_coincidence(mat, value_domain=[0, 1]))   # D_e = 0, never 1.0
+    boot = al.bootstrap_alpha(mat, n_boot=50, seed=1, value_domain=[0, 1])
     assert np.isnan(boot.alpha) and np.isnan(boot.ci_low) and np.isnan(boot.q_below_800)
 
 
 def test_one_pairable_unit() -> None:
     # unit 1 coded by both (and they disagree), units 2-3 by one coder only: not pairable
     mat = np.array([[1, 0, NAN], [0, NAN, 1]], dtype=float)
-    assert ag.undefined_reason(mat) == "fewer than two units coded by two coders"
-    assert np.isnan(ag.alpha_nominal(mat))
+    assert al.undefined_reason(mat) == "fewer than two units coded by two coders"
+    assert np.isnan(al.alpha_nominal(mat))
 
 
 def test_value_only_outside_pairable_units_counts_as_unused() -> None:
     mat = np.array([[0, 0, 1], [0, 0, NAN]], dtype=float)   # the 1 is in an unpairable unit
-    assert ag.undefined_reason(mat) == "no coder used this code in the double-coded units"
+    assert al.undefined_reason(mat) == "no coder used this code in the double-coded units"
 
 
 def test_defined_case_has_no_reason() -> None:
-    assert ag.undefined_reason(np.array([[1, 0, 0], [1, 0, 1]], dtype=float)) == ""
+    assert al.undefined_reason(np.array([[1, 0, 0], [1, 0, 1]], dtype=float)) == ""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -123,9 +124,9 @@ def _coders_with_error(rng: np.random.Generator, n_units: int, n_coders: int = 3
 
 def test_bootstrap_reproducible_with_seed_and_different_with_another() -> None:
     mat = _coders_with_error(np.random.default_rng(7), 300)
-    a = ag.bootstrap_alpha(mat, n_boot=500, seed=20181017)
-    b = ag.bootstrap_alpha(mat, n_boot=500, seed=20181017)
-    c = ag.bootstrap_alpha(mat, n_boot=500, seed=20181018)
+    a = al.bootstrap_alpha(mat, n_boot=500, seed=20181017)
+    b = al.bootstrap_alpha(mat, n_boot=500, seed=20181017)
+    c = al.bootstrap_alpha(mat, n_boot=500, seed=20181018)
     assert np.array_equal(a.replicates, b.replicates)
     assert (a.ci_low, a.ci_high, a.q_below_800) == (b.ci_low, b.ci_high, b.q_below_800)
     assert not np.array_equal(a.replicates, c.replicates)
@@ -135,7 +136,7 @@ def test_bootstrap_reproducible_with_seed_and_different_with_another() -> None:
 def test_bootstrap_ci_contains_point_estimate() -> None:
     mat = _coders_with_error(np.random.default_rng(11), 400)
     mat[0, :50] = NAN                                       # some missing values
-    boot = ag.bootstrap_alpha(mat, n_boot=2000, seed=5)
+    boot = al.bootstrap_alpha(mat, n_boot=2000, seed=5)
     assert boot.alpha == pytest.approx(krippendorff.alpha(mat, level_of_measurement="nominal"), abs=1e-12)
     assert boot.ci_low < boot.alpha < boot.ci_high
     assert boot.ci_high - boot.ci_low < 0.2
@@ -150,7 +151,7 @@ def test_bootstrap_replicate_equals_package_on_the_resample() -> None:
     """Each fast replicate is alpha of a real resample: rebuild the resample from the same stream."""
     mat = _coders_with_error(np.random.default_rng(3), 60)
     mat[1, ::7] = NAN                                        # every unit keeps >= 2 coders
-    boot = ag.bootstrap_alpha(mat, n_boot=20, seed=42)
+    boot = al.bootstrap_alpha(mat, n_boot=20, seed=42)
     idx = np.random.Generator(np.random.PCG64(42)).integers(0, 60, size=(20, 60))
     for r in range(20):
         expected = krippendorff.alpha(mat[:, idx[r]], level_of_measurement="nominal")
@@ -161,23 +162,23 @@ def test_cluster_bootstrap_runs() -> None:
     rng = np.random.default_rng(9)
     mat = _coders_with_error(rng, 240, n_coders=2)
     clusters = np.repeat([f"site.FG{i}" for i in range(1, 7)], 40)
-    boot = ag.bootstrap_alpha(mat, n_boot=300, seed=1, clusters=clusters)
+    boot = al.bootstrap_alpha(mat, n_boot=300, seed=1, clusters=clusters)
     assert boot.method == ("transcript-cluster bootstrap (6 transcripts), 300 replicates, "
                            "percentile CI, seed 1")
     assert np.isfinite(boot.replicates).all()
     assert boot.ci_low <= boot.alpha <= boot.ci_high
-    assert not np.array_equal(boot.replicates, ag.bootstrap_alpha(mat, n_boot=300, seed=1).replicates)
+    assert not np.array_equal(boot.replicates, al.bootstrap_alpha(mat, n_boot=300, seed=1).replicates)
     # one cluster: every resample is the whole data set, so every replicate is the point estimate
-    one = ag.bootstrap_alpha(mat, n_boot=10, seed=1, clusters=["only"] * 240)
+    one = al.bootstrap_alpha(mat, n_boot=10, seed=1, clusters=["only"] * 240)
     assert np.allclose(one.replicates, one.alpha, atol=1e-12)
 
 
 def test_bootstrap_stacked_keys_share_resamples() -> None:
     rng = np.random.default_rng(2)
     stack = np.stack([_coders_with_error(rng, 100) for _ in range(4)])
-    boot = ag.bootstrap_alpha(stack, n_boot=100, seed=8)
+    boot = al.bootstrap_alpha(stack, n_boot=100, seed=8)
     assert boot.replicates.shape == (4, 100)
-    single = ag.bootstrap_alpha(stack[2], n_boot=100, seed=8)
+    single = al.bootstrap_alpha(stack[2], n_boot=100, seed=8)
     assert np.allclose(boot.replicates[2], single.replicates, atol=1e-12)
 
 

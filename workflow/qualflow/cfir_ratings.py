@@ -38,7 +38,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .agreement import alpha_coincidence
+from .alpha import alpha_coincidence
 from .errors import InputError, Problem, raise_if
 from .tables import read_results_tsv, read_tsv, write_tsv
 
