@@ -7,16 +7,20 @@ and atomic, so a failed step never leaves half a file behind.
 """
 from __future__ import annotations
 
+import copy
 import csv
+import functools
 import io
 import json
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import jsonschema
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -28,7 +32,13 @@ os.umask(_UMASK)
 
 
 def load_schema(name: str) -> dict:
-    """Load a JSON Schema (YAML) from workflow/schemas/ by file name."""
+    """Load a JSON Schema (YAML) from workflow/schemas/ by file name (parsed once per process)."""
+    return copy.deepcopy(_schema(name))
+
+
+@functools.lru_cache(maxsize=None)
+def _schema(name: str) -> dict:
+    # The codes stage reads one codings TSV per coder and transcript: thousands of files, one schema.
     with open(SCHEMA_DIR / name, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 
@@ -125,6 +135,9 @@ def validate_frame(df: pd.DataFrame, schema: dict, path: str | Path) -> None:
                                   f"{', '.join(required)}")
     validator = jsonschema.Draft202012Validator(schema)
     props = schema.get("properties", {})
+    passing = _rows_passing(df, schema)
+    if passing is not None:   # only the rows the column checks reject go through jsonschema
+        df = df[~passing]
     for rec in df.to_dict("records"):
         line = rec.pop("_line", None)
         # Empty optional cells are absent, as in a spreadsheet.
@@ -143,6 +156,44 @@ def validate_frame(df: pd.DataFrame, schema: dict, path: str | Path) -> None:
             else:
                 problems.append(Problem(str(path), line, err.message))
     raise_if(problems)
+
+
+_COLUMN_KEYWORDS = {"type", "pattern", "enum", "minLength", "description"}
+
+
+def _rows_passing(df: pd.DataFrame, schema: dict) -> np.ndarray | None:
+    """Rows that certainly satisfy ``schema``, checked a column at a time; None if it cannot tell.
+
+    jsonschema per row costs ~0.3 ms: 3 s for a roster of 8,000 people, at every workflow load. The
+    schemas of the input tables only use string ``pattern``/``enum``/``minLength``, which are checked
+    here on whole columns with the same semantics (``re.search``, code points); a schema using any
+    other keyword goes row by row as before. Rows rejected here are re-checked by jsonschema, so the
+    messages are exactly jsonschema's.
+    """
+    if set(schema) - {"$schema", "description", "type", "properties", "required"} or \
+            schema.get("type", "object") != "object":
+        return None
+    required = set(schema.get("required", []))
+    ok = np.ones(len(df), dtype=bool)
+    for col, prop in schema.get("properties", {}).items():
+        if set(prop) - _COLUMN_KEYWORDS or prop.get("type", "string") != "string":
+            return None
+        if col not in df.columns:
+            continue
+        values = df[col]
+        if not all(isinstance(v, str) for v in values):
+            return None
+        bad = np.zeros(len(df), dtype=bool)
+        if "pattern" in prop:
+            rx = re.compile(prop["pattern"])
+            bad |= np.fromiter((rx.search(v) is None for v in values), bool, len(df))
+        if "enum" in prop:
+            bad |= ~values.isin(prop["enum"]).to_numpy()
+        if "minLength" in prop:
+            bad |= np.fromiter((len(v) < prop["minLength"] for v in values), bool, len(df))
+        present = np.ones(len(df), bool) if col in required else (values != "").to_numpy()
+        ok &= ~(bad & present)
+    return ok
 
 
 @contextmanager

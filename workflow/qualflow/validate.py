@@ -42,13 +42,17 @@ class Study:
         return [s for s in self.sources if s.site == site]
 
 
-def load_study(config: dict, base: str | Path = ".", config_path: str | Path | None = None) -> Study:
+def load_study(config: dict, base: str | Path = ".", config_path: str | Path | None = None,
+               full: bool = True) -> Study:
     """Read and cross-check every input named by the config; raise InputError with all problems.
 
     Paths stay relative to ``base`` (the working directory Snakemake runs in: the study folder) so
     messages, the manifest and Snakemake's record of inputs do not depend on where the folder lives.
     ``config_path`` (the config file, for ``path:line`` messages about waves, roles and groups) is
-    relative to ``base`` too.
+    relative to ``base`` too. ``full=False`` is for a cluster job re-reading the Snakefile: the main
+    process has already checked everything before it submitted the job, so the codebook, the
+    codings, the speakers and the waves are not checked again; the tables, the file lists and the
+    transcripts (each transcript's wave is a param of the jobs) are still read.
     """
     base = Path(base)
     p = lambda key: Path(config[key]) if base == Path(".") else base / config[key]  # noqa: E731
@@ -76,7 +80,7 @@ def load_study(config: dict, base: str | Path = ".", config_path: str | Path | N
     if people:
         problems.extend(check_roles(people, design, p("roster")))
     book = None
-    if config.get("codebook"):
+    if full and config.get("codebook"):
         from .codebook import load_codebook   # stage 1 checks the codebook too, before any job runs
         try:
             book = load_codebook(p("codebook"))
@@ -93,15 +97,18 @@ def load_study(config: dict, base: str | Path = ".", config_path: str | Path | N
     transcripts: dict[str, Transcript] = {}
     for src in sources:
         try:
-            t = read_transcript(src.path, src.site)
+            t = read_transcript(src.path, src.site)   # a job too: the DAG's params carry each wave
         except InputError as e:
             problems.extend(e.problems)
             continue
         transcripts[src.path] = t
+        if not full:
+            continue
         problems.extend(check_transcript_wave(t, design))
         if people:
             problems.extend(check_speakers(src.site, src.transcript, t.turns, src.path, index))
-    problems.extend(_wave_mismatches(transcripts.values(), design))
+    if full:
+        problems.extend(_wave_mismatches(transcripts.values(), design))
     if book is not None and config.get("codings_dir"):
         problems.extend(_codings_problems(config, p("codings_dir"), book, transcripts))
     if problems:
@@ -243,10 +250,11 @@ def config_file_in_study(files: list, cwd: str | Path | None = None) -> str:
     return path.as_posix() if rel.startswith("..") else Path(rel).as_posix()
 
 
-def load_study_or_exit(config: dict, base: str | Path = ".", config_path: str | Path | None = None) -> Study:
+def load_study_or_exit(config: dict, base: str | Path = ".", config_path: str | Path | None = None,
+                       full: bool = True) -> Study:
     """For the Snakefile: print one line per problem and exit 1 instead of a traceback."""
     try:
-        return load_study(config, base, config_path)
+        return load_study(config, base, config_path, full)
     except InputError as e:
         for problem in e.problems:
             print(problem, file=sys.stderr)

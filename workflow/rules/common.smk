@@ -14,7 +14,9 @@ from qualflow.validate import config_file_in_study, load_study_or_exit, write_si
 CONFIG_FILE = config_file_in_study(
     list(workflow.overwrite_configfiles or ()) or list(workflow.configfiles)
 )
-STUDY = load_study_or_exit(config, config_path=CONFIG_FILE)
+# A job (a cluster job, or Snakemake's own subprocess) re-reads this Snakefile: the main process has
+# validated everything before submitting it, so a job does not check again (docs/DESIGN.md, stage 1).
+STUDY = load_study_or_exit(config, config_path=CONFIG_FILE, full=workflow.is_main_process)
 SITES = STUDY.site_ids
 # The study's waves, roles and comparison groups (config), with each site's group values and each
 # transcript's wave, passed to the stages after validation as params (design.design_params).
