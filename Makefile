@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run report test lint benchmark benchmark-incremental benchmark-cfir clean browser
+.PHONY: setup run report test lint benchmark benchmark-incremental benchmark-cfir benchmark-scale slurm-up clean browser
 
 setup: $(STAMP)
 
@@ -45,6 +45,15 @@ benchmark-incremental: setup
 # The CFIR rating, change and framework-matrix stages on 100 sites x 2 waves x 40 constructs.
 benchmark-cfir: setup
 	$(BIN)/python benchmarks/bench_cfir.py
+
+# Cold whole-workflow runs on synthetic studies of 60, 240 and 1,000 transcripts (about 10-15 min on
+# 2 cores): wall, jobs, time to first job, orchestration, per-stage wall and peak RSS, growth exponents.
+benchmark-scale: setup
+	$(BIN)/python benchmarks/bench_scale.py
+
+# A single-node SLURM cluster on this machine (root; Debian's slurm-wlm + munge), as the tests use it.
+slurm-up:
+	.ci/slurm-up
 
 # The translation review page is tested in headless Chromium (Debian's package), with a Devanagari
 # font so Marathi text renders (fontconfig finds no Marathi font on a bare machine).
