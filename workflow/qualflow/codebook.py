@@ -343,8 +343,15 @@ class Transcript:
     turns: pd.DataFrame         # turn (int), speaker, kind, role, text, offset_start, offset_end, unit
 
     def turn_row(self, turn: int) -> pd.Series | None:
-        hit = self.turns.index[self.turns["turn"] == turn]
-        return self.turns.loc[hit[0]] if len(hit) else None
+        # Looked up once per coding row (190,000 at 1,000 transcripts): a dict, not a mask per call.
+        key, by_turn = self.__dict__.get("_by_turn", (None, None))
+        if key != id(self.turns):
+            by_turn = {}
+            for i, t in zip(self.turns.index, self.turns["turn"]):
+                by_turn.setdefault(int(t), i)
+            self.__dict__["_by_turn"] = (id(self.turns), by_turn)
+        i = by_turn.get(int(turn))
+        return self.turns.loc[i] if i is not None else None
 
 
 def _transcript_id(path: str | Path) -> tuple[str, str]:
@@ -450,6 +457,14 @@ class CodingSet:
         self.coverage.extend(other.coverage)
         self.delivered.extend(other.delivered)
         self.anchors.extend(other.anchors)
+
+    @classmethod
+    def concat(cls, parts: Sequence["CodingSet"]) -> "CodingSet":
+        """All parts at once: one concat, not one per file (extend in a loop copies quadratically)."""
+        raws = [p.raw for p in parts if len(p.raw)]
+        raw = pd.concat(raws, ignore_index=True) if raws else _empty_raw()
+        return cls(raw, [c for p in parts for c in p.coverage], [d for p in parts for d in p.delivered],
+                   [a for p in parts for a in p.anchors])
 
 
 def _empty_raw() -> pd.DataFrame:
@@ -772,14 +787,15 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
 def read_codings(files: Sequence[tuple[str, str]], transcripts: Mapping[str, Transcript],
                  decisions: Decisions | None = None) -> CodingSet:
     """Every coder's files, with the problems of all files reported together."""
-    out = CodingSet(_empty_raw(), [])
+    parts: list[CodingSet] = []
     problems: list[Problem] = []
     for coder, path in files:
         reader = read_qdpx_codings if path.lower().endswith(".qdpx") else read_tsv_codings
         try:
-            out.extend(reader(path, coder, transcripts, decisions))
+            parts.append(reader(path, coder, transcripts, decisions))
         except InputError as e:
             problems.extend(e.problems)
+    out = CodingSet.concat(parts)
     problems.extend(duplicate_coders(out.coverage))
     raise_if(problems)
     return out
@@ -953,12 +969,14 @@ def coverage_table(coverage: Sequence[tuple[str, str, str, str]], codings: pd.Da
     seen: dict[tuple[str, str], set[str]] = {}
     for tid, coder, source, _file in coverage:
         seen.setdefault((tid, coder), set()).add(source)
+    # One pass over the codings (a filter per (transcript, coder) pair was quadratic in the study).
+    grouped = codings.groupby(["transcript", "coder"], sort=False)["turn"]
+    n_codings, n_units = grouped.size().to_dict(), grouped.nunique().to_dict()
     rows = []
     for (tid, coder), sources in seen.items():
-        g = codings[(codings["transcript"] == tid) & (codings["coder"] == coder)]
         rows.append({"site": transcripts[tid].site, "transcript": tid, "wave": waves.get(tid, ""), "coder": coder,
-                     "source": ";".join(sorted(sources)), "n_codings": len(g),
-                     "n_units": g["turn"].nunique(), "_t": order[tid]})
+                     "source": ";".join(sorted(sources)), "n_codings": int(n_codings.get((tid, coder), 0)),
+                     "n_units": int(n_units.get((tid, coder), 0)), "_t": order[tid]})
     out = pd.DataFrame(rows, columns=COVERAGE_COLUMNS + ["_t"])
     out = out.sort_values(["_t", "coder"], kind="stable").drop(columns="_t")
     return out.reset_index(drop=True)
