@@ -4,7 +4,7 @@
     python benchmarks/bench_scale.py --sizes 60 --keep   # one size, keep the run folder
 
 For each size: a study from benchmarks/synthetic_study.py (20 sites, 60 turns, 3 coders, 2 per
-transcript) in a fresh copy of the project, then `snakemake --profile profiles/default` from nothing.
+transcript) in a fresh copy of the project, then `snakemake` (profiles/default) from nothing.
 Printed per size: wall, jobs, time to first job, orchestration (wall minus the time any job ran:
 start-up, DAG building, gaps between jobs), and per stage (per-site rules folded into their stage):
 jobs, summed job wall, slowest job, peak RSS of one job process; then the growth exponent between
@@ -114,7 +114,7 @@ def run_size(n: int, sites: int, turns: int, workdir: Path) -> dict:
     generate(project, sites=sites, transcripts=per_site, turns=turns, coders=3)
     exe = Path(sys.executable).parent / "snakemake"
     t0 = time.time()
-    proc = subprocess.Popen([str(exe), "--profile", "profiles/default", "--quiet"], cwd=project,
+    proc = subprocess.Popen([str(exe), "--quiet"], cwd=project,   # profiles/default: the workflow profile
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler = RssSampler(proc.pid)
     sampler.start()
