@@ -30,11 +30,16 @@ ROLES = ["psw", "mh_worker", "mh_manager", "policy_maker"]
 CONS, VOWS = "bdfgklmnprstvz", "aeiou"
 
 
+def _demo_config() -> dict:
+    return yaml.safe_load((ROOT / "config/config.yaml").read_text(encoding="utf-8"))
+
+
 def _demo_words() -> set[str]:
     """Every word of every demo roster and identifier form: never copied capitalised into the text."""
     words: set[str] = set()
-    for name, cols in (("roster.tsv", ("name", "aliases")), ("identifiers.tsv", ("term", "aliases"))):
-        with open(ROOT / "data/restricted" / name, encoding="utf-8") as fh:
+    demo = _demo_config()
+    for key, cols in (("roster", ("name", "aliases")), ("identifiers", ("term", "aliases"))):
+        with open(ROOT / demo[key], encoding="utf-8") as fh:
             for row in csv.DictReader(fh, delimiter="\t"):
                 for col in cols:
                     words |= {w.casefold() for w in re.findall(r"\w+", row[col] or "")}
@@ -45,7 +50,7 @@ def _pools() -> dict[str, list[str]]:
     """Words of the demo's .txt transcripts per language, in reading order, names removed."""
     banned = _demo_words()
     pools: dict[str, list[str]] = {}
-    for f in sorted((ROOT / "data/raw").glob("*/*.txt")):
+    for f in sorted((ROOT / _demo_config()["raw_dir"]).glob("*/*.txt")):
         lang = f.name.split(".")[1]
         body = f.read_text(encoding="utf-8").split("---\n", 2)[-1]
         for line in body.splitlines():
@@ -199,6 +204,12 @@ def generate(out: str | Path, sites: int = 4, transcripts: int = 3, turns: int =
     config_text = (ROOT / "config/config.yaml").read_text(encoding="utf-8")
     config_text = re.sub(r'^study: .*$', f'study: "Synthetic study: {sites} sites x {transcripts} focus '
                          f'groups x {turns} turns, {coders} coders (seed {seed})"', config_text, flags=re.M)
+    # this study's own inputs (the demo's config points at the demo's), and no optional demo-only files
+    for key, value in (("raw_dir", "data/raw"), ("roster", "data/restricted/roster.tsv"),
+                       ("identifiers", "data/restricted/identifiers.tsv"), ("codings_dir", "data/codings"),
+                       ("translation_resolutions", "data/translation_resolutions.tsv")):
+        config_text = re.sub(rf"^{key}: .*$", f"{key}: {value}", config_text, flags=re.M)
+    config_text = re.sub(r"^(gate_decisions|coding_assignments): .*\n", "", config_text, flags=re.M)
     (out / "config/config.yaml").write_text(config_text, encoding="utf-8")
     return out
 
