@@ -397,6 +397,29 @@ def test_codings_problems_stop_snakemake_n_before_any_job(tmp_path: Path) -> Non
     assert {p: p.read_bytes() for p in (project / "data").rglob("*") if p.is_file()} == before
 
 
+def test_a_coding_rows_transcript_is_checked_at_load(tmp_path: Path) -> None:
+    """A row naming a transcript that does not exist, or another file's transcript, is one line at
+    load, worded as the codes job words it (one function for both)."""
+    from conftest import copy_project, snakemake
+    project = copy_project(tmp_path / "p")
+    f = project / "data/codings/coder_a/ulm.FG1.tsv"
+    lines = f.read_text(encoding="utf-8").splitlines()
+    lines[1] = "ulm.FG9\t4\t\t\tP1 Mutual\t"                              # line 2: no such transcript
+    lines[2] = "ulm.FG2\t4\t\t\tP1 Mutual\t"                              # line 3: another file's
+    f.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = snakemake(project, "-n", check=False)
+    assert proc.returncode == 1
+    err = [l for l in proc.stderr.splitlines() if l.startswith("data/")]
+    assert err == [
+        "data/codings/coder_a/ulm.FG1.tsv:2: transcript 'ulm.FG9' does not exist (known: "
+        "beer_sheva.FG1, beer_sheva.FG2, dar_es_salaam.FG1, dar_es_salaam.FG2, hamburg.FG1, hamburg.FG2, "
+        "...): use <site>.<transcript> as in results/pseudonymised/<site>/<transcript>.en.tsv",
+        "data/codings/coder_a/ulm.FG1.tsv:3: the row names transcript 'ulm.FG2' but the file is "
+        "ulm.FG1's: move the row to ulm.FG2.tsv or correct the transcript",
+    ]
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
 def test_a_jobs_input_problems_are_the_runs_last_lines(tmp_path: Path) -> None:
     """What only the codes job can check (a span against the pseudonymised turn) ends the run with
     its one line, after Snakemake's report of the failed job."""

@@ -39,8 +39,8 @@ import yaml
 from rapidfuzz import fuzz, process
 
 from qualflow.coding_checks import (NEUTRAL_USERS, REANCHOR_COLUMNS, Decisions, align_source,
-                                    apply_assignments,
-                                    duplicate_coders, reanchor_table, tsv_anchor, valence_of)
+                                    apply_assignments, duplicate_coders, reanchor_table,
+                                    row_transcript_problem, tsv_anchor, valence_of)
 from qualflow.errors import InputError, Problem, raise_if
 from qualflow.project_export import candidate_codes, study_project
 from qualflow.refiqda import Code, Project, Source, read_qdpx, stable_guid, write_qdc, write_qdpx
@@ -539,15 +539,9 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
     for r in df.to_dict("records"):
         line = r["_line"]
         tid = r["transcript"]
-        if tid not in transcripts:
-            problems.append(Problem(spath, line, (
-                f"transcript {tid!r} does not exist (known: {_known(transcripts)}): use "
-                "<site>.<transcript> as in results/pseudonymised/<site>/<transcript>.en.tsv")))
-            continue
-        if file_tid and tid != file_tid:
-            problems.append(Problem(spath, line, (
-                f"the row names transcript {tid!r} but the file is {file_tid}'s: move the row to "
-                f"{tid}.tsv or correct the transcript")))
+        if tid not in transcripts or (file_tid and tid != file_tid):
+            problems.append(row_transcript_problem(spath, line, tid, file_tid, tid in transcripts,
+                                                   _known(transcripts)))
             continue
         t = transcripts[tid]
         turn = int(r["turn"])

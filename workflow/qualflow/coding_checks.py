@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from qualflow.codebook import Transcript
 
 __all__ = ["NEUTRAL_USERS", "REANCHOR_COLUMNS", "Decisions", "align_source", "apply_assignments",
-           "check_codings_at_load", "duplicate_coders", "reanchor_table", "tsv_anchor", "turn_sha", "valence_of"]
+           "check_codings_at_load", "duplicate_coders", "reanchor_table", "row_transcript_problem",
+           "tsv_anchor", "turn_sha", "valence_of"]
 
 log = logging.getLogger("qualflow.codebook")
 
@@ -38,6 +39,18 @@ NEUTRAL_USERS = {"qualflow", "default", ""}
 REANCHOR_COLUMNS = ["coder", "transcript", "label", "status", "offsets", "old_turn", "old_start",
                     "old_end", "old_text", "new_turn", "new_start", "new_end", "new_text", "file",
                     "line"]
+
+
+def row_transcript_problem(path: str, line: int | None, tid: str, file_tid: str | None,
+                           exists: bool, known: str) -> Problem:
+    """What is wrong with a coding row's transcript: one wording for the load-time check and the job."""
+    if not exists:
+        return Problem(path, line, (
+            f"transcript {tid!r} does not exist (known: {known}): use <site>.<transcript> "
+            "as in results/pseudonymised/<site>/<transcript>.en.tsv"))
+    return Problem(path, line, (
+        f"the row names transcript {tid!r} but the file is {file_tid}'s: move the row "
+        f"to {tid}.tsv or correct the transcript"))
 
 
 def _turn_at(t: Transcript, offset: int) -> int | None:
@@ -322,15 +335,8 @@ def check_codings_at_load(codings_dir: str | Path, codebook, english: Mapping[st
             continue
         for r in df.to_dict("records"):
             line, tid = r["_line"], r["transcript"]
-            if tid not in english:
-                problems.append(Problem(path, line, (
-                    f"transcript {tid!r} does not exist (known: {known}): use <site>.<transcript> "
-                    "as in results/pseudonymised/<site>/<transcript>.en.tsv")))
-                continue
-            if file_tid and tid != file_tid:
-                problems.append(Problem(path, line, (
-                    f"the row names transcript {tid!r} but the file is {file_tid}'s: move the row "
-                    f"to {tid}.tsv or correct the transcript")))
+            if tid not in english or (file_tid and tid != file_tid):
+                problems.append(row_transcript_problem(path, line, tid, file_tid, tid in english, known))
                 continue
             turn, (tsv_path, turns) = int(r["turn"]), english[tid]
             if turn not in turn_sets[tid]:
