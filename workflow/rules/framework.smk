@@ -2,7 +2,6 @@
 # constructs with `framework_matrix: categories: construct`), each cell its coded segments with
 # attributions and valence, as a TSV, a self-contained HTML page with filters and an .xlsx workbook.
 from qualflow.codebook import load_codebook as _load_codebook
-from qualflow.design import site_groups as _site_groups
 
 _BOOK = _load_codebook(config.get("codebook", "config/codebook.yaml"))  # checked at load already
 #: The codebook as plain data for rule params: codes with their theme and parent, themes in order.
@@ -10,22 +9,12 @@ CODEBOOK_CODES = [
     dict(id=c.id, label=c.label, theme=c.theme, parent=c.parent, origin=c.origin) for c in _BOOK.codes
 ]
 CODEBOOK_THEMES = [dict(id=t.id, label=t.label) for t in _BOOK.themes]
-WAVE_IDS = [w.id for w in STUDY.design.waves]
-#: Each transcript's wave ("<site>.<T>" -> wave; "" in a study without waves).
-TRANSCRIPT_WAVES = dict(
-    sorted(
-        {
-            f"{t.site}.{t.transcript}": str(t.meta.get("wave") or "")
-            for t in STUDY.transcripts.values()
-        }.items()
-    )
-)
-#: The comparison groups and every site's value in each (per wave where a group is per wave).
-GROUPS = [
-    dict(id=g.id, label=g.label, values=list(g.values), value_labels=list(g.value_labels))
-    for g in STUDY.design.groups
-]
-SITE_GROUPS = _site_groups(STUDY.sites, STUDY.design, STUDY.site_waves).to_dict("records")
+WAVE_IDS = [w["id"] for w in DESIGN["waves"]]
+#: Each transcript's wave, the comparison groups and every site's value in each: the study design
+#: that common.smk's DESIGN already holds (computed once at load).
+TRANSCRIPT_WAVES = DESIGN["transcript_waves"]
+GROUPS = DESIGN["groups"]
+SITE_GROUPS = DESIGN["site_groups"]
 
 
 rule framework_matrix:
