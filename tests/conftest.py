@@ -1,6 +1,8 @@
 """Shared test fixtures: paths to the project, the shared reference folder, and a tiny study."""
 from __future__ import annotations
 
+import csv
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -22,6 +24,26 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared (reference papers and REFI-QDA fixtures) is not beside the project")
     return SHARED
+
+
+def chromium() -> str:
+    """Debian's headless Chromium for the browser tests; CI must have it (make browser installs it)."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe:
+        return exe
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("chromium is not installed, and CI must run the browser test: apt-get install -y chromium")
+    pytest.skip("chromium not installed (apt-get install -y chromium); the browser test runs in CI")
+
+
+def write_rows(path: Path, header, rows) -> Path:
+    """A tab-separated table as a user's tool would write it (header, then rows)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
+        w.writerow(header)
+        w.writerows(rows)
+    return path
 
 
 def write(path: Path, text: str) -> Path:

@@ -6,12 +6,13 @@ Hand-made data throughout: a tiny pseudonymised two-wave study with a CFIR-shape
 """
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from conftest import write_rows
 
 from qualflow.cfir_change import change_table, classify
 from qualflow.cfir_ratings import (
@@ -87,13 +88,6 @@ def make_transcript(root: Path, site: str, name: str, wave: str) -> None:
     pd.DataFrame(rows).to_csv(d / f"{name}.en.tsv", sep="\t", index=False, lineterminator="\n")
 
 
-def write_rows(path: Path, header: list[str], rows: list[list]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        w.writerow(header)
-        w.writerows(rows)
-    return path
 
 
 def run_codes(root: Path, valence: dict | None = None) -> pd.DataFrame:

@@ -7,7 +7,6 @@ pseudonymised transcripts have not been produced yet.
 """
 from __future__ import annotations
 
-import csv
 import hashlib
 import importlib.util
 import logging
@@ -17,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from conftest import write_rows
 from lxml import etree
 
 from qualflow.codebook import (
@@ -129,12 +130,7 @@ def transcripts_of(root: Path) -> dict[str, Transcript]:
 
 
 def write_tsv(path: Path, rows: list[list], header=("transcript", "turn", "start", "end", "code", "memo")) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, delimiter="\t", lineterminator="\n")
-        w.writerow(header)
-        w.writerows(rows)
-    return path
+    return write_rows(path, header, rows)
 
 
 def b_project(ts: dict[str, Transcript], codings: list[tuple[str, int, int, str]],

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pandas as pd
-import pytest
+from conftest import chromium
 
 from qualflow.framework import (
     SHEET_ALL,
@@ -103,17 +102,8 @@ def test_xlsx_reads_back_equal_to_the_tsv(tmp_path: Path) -> None:
     assert sum(len(v) for v in one[SHEET_ALL].values()) == len(m)
 
 
-def _chromium() -> str:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe:
-        return exe
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("chromium is not installed, and CI must run the browser test: apt-get install -y chromium")
-    pytest.skip("chromium not installed (apt-get install -y chromium); the browser test runs in CI")
-
-
 def _dom(url: str, tmp: Path) -> str:
-    args = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    args = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-dev-shm-usage", f"--user-data-dir={tmp / 'profile'}", "--dump-dom", url]
     done = subprocess.run(args, capture_output=True, text=True, timeout=180, env=dict(os.environ, HOME=str(tmp)),

@@ -9,8 +9,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from conftest import snakemake
-from test_review_browser import _chromium
+from conftest import chromium, snakemake
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +57,7 @@ def html_escape(s: str) -> str:
 
 
 def test_report_opens_in_chromium_with_table2_total_row_on_the_front_page(report):
-    exe = _chromium()
+    exe = chromium()
     page = report / "results/report.html"
     proc = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=15000",
                            "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=300)

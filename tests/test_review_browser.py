@@ -3,26 +3,18 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from conftest import chromium
+
 from qualflow.translation import FLAG_COLUMNS, ReviewPair, review_html
 
 MARKERS = {"en": {"inaudible": ["[inaudible]"]}, "de": {"inaudible": ["[unverständlich]"]},
            "he": {"inaudible": ["[לא ברור]"]}}
-
-
-def _chromium() -> str:
-    exe = shutil.which("chromium") or shutil.which("chromium-browser")
-    if exe:
-        return exe
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("chromium is not installed, and CI must run the browser test: apt-get install -y chromium")
-    pytest.skip("chromium not installed (apt-get install -y chromium); the browser test runs in CI")
 
 
 def _frame(turns):
@@ -59,7 +51,7 @@ def page(tmp_path_factory) -> Path:
 
 
 def _run(url: str, tmp: Path, *extra: str) -> subprocess.CompletedProcess:
-    args = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    args = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
             "--disable-dev-shm-usage", f"--user-data-dir={tmp / 'profile'}", *extra, url]
     env = dict(os.environ, HOME=str(tmp))
