@@ -11,7 +11,8 @@ import pytest
 
 from conftest import chromium
 
-from qualflow.translation import FLAG_COLUMNS, ReviewPair, review_html
+from qualflow.translation import FLAG_COLUMNS
+from qualflow.translation_review import ReviewPair, review_html
 
 MARKERS = {"en": {"inaudible": ["[inaudible]"]}, "de": {"inaudible": ["[unverständlich]"]},
            "he": {"inaudible": ["[לא ברור]"]}}

@@ -11,10 +11,11 @@ import yaml
 
 from conftest import ROOT, write
 from qualflow.errors import InputError
-from qualflow.translation import (FLAG_COLUMNS, FLAG_KINDS, MarkerMap, PairStats, ReviewPair, SourceDetector,
+from qualflow.translation import (FLAG_COLUMNS, FLAG_KINDS, MarkerMap, PairStats, SourceDetector,
                                   Thresholds, align_turns, apply_resolutions, check_pair, check_site,
                                   digit_sequences, pair_of, pair_statistics, placeholders, read_resolutions,
-                                  read_turns, review_html, summarise, finalise_flags)
+                                  read_turns, finalise_flags)
+from qualflow.translation_review import ReviewPair, review_html, summarise
 
 MARKERS = {
     "en": {"inaudible": ["[inaudible]"], "crosstalk": ["[crosstalk]"], "laughter": ["[laughter]"]},
@@ -410,3 +411,111 @@ def test_demo_planted_problems_are_flagged_and_clean_turns_raise_no_error(demo):
         print("  not planted:", r)
     assert PLANTED <= raised, sorted(PLANTED - raised)
     assert errors <= PLANTED, sorted(errors - PLANTED)
+
+
+def test_review_is_an_index_plus_one_page_per_site(mini_pairs):
+    """(issue 14) One page of every pair does not open at 1,000 transcripts: the index counts and links,
+    each site has its page, which is the one-page review's content for that site's pairs."""
+    from qualflow.translation_review import layout_files, review_layout
+    tmp, local, en, sites = mini_pairs
+    res = write(tmp / "res.tsv", RES_HEADER + "alpha.FG1\t4\tspeaker_sequence_mismatch\tfixed\tsite relabelled\n")
+    stats, out, pairs = _check_and_finalise(tmp, local, en, res)
+    summary, review = tmp / "results/translation/summary.tsv", tmp / "results/translation/review.html"
+    single = tmp / "single.html"
+    summarise(out, local, en, stats, sites, MARKERS, "en", str(summary), str(single), "T", pairs)
+    layout = review_layout(review, {"alpha": ["FG1", "FG2"]})
+    page = tmp / "results/translation/review/alpha.html"
+    assert layout_files(layout) == [str(page)]
+    summarise(out, local, en, stats, sites, MARKERS, "en", str(summary), str(review), "T", pairs,
+              pages_out=layout_files(layout))
+    index = review.read_text(encoding="utf-8")
+    assert '<a href="review/alpha.html" data-site="alpha">Alphaville</a>' in index
+    # the index is flags_by_site.tsv: the site's row, then the study's total, both with 2 pairs
+    assert index.count('<td class="num">2</td>') >= 2 and "<tr><th>Total</th><td></td><td class=\"num\">2</td>" in index
+    assert "section" not in index and len(index) < 5000                         # counts only
+    one = page.read_text(encoding="utf-8")
+    assert one.count('<section class="pair"') == 2
+    assert '<p><a href="../review.html">All sites</a></p>\n' in one
+    assert (one.replace("T · Alphaville", "T").replace('<p><a href="../review.html">All sites</a></p>\n', "")
+            == single.read_text(encoding="utf-8"))
+    first = {p: p.read_bytes() for p in (review, page)}
+    summarise(out, local, en, stats, sites, MARKERS, "en", str(summary), str(review), "T", pairs,
+              pages_out=layout_files(layout))
+    assert {p: p.read_bytes() for p in (review, page)} == first                   # deterministic
+
+
+def test_a_site_with_more_pairs_than_a_page_holds_gets_a_page_per_transcript(mini_pairs):
+    from qualflow.translation_review import layout_files, review_layout
+    tmp, local, en, sites = mini_pairs
+    stats, out, pairs = _check_and_finalise(tmp, local, en, write(tmp / "res.tsv", RES_HEADER))
+    review = tmp / "results/translation/review.html"
+    layout = review_layout(review, {"alpha": ["FG1", "FG2"]}, pairs_per_page=1)
+    base = tmp / "results/translation/review"
+    assert layout_files(layout) == [str(base / "alpha.html"), str(base / "alpha.FG1.html"),
+                                    str(base / "alpha.FG2.html")]
+    summarise(out, local, en, stats, sites, MARKERS, "en", str(tmp / "s.tsv"), str(review), "T", pairs,
+              pages_out=layout_files(layout), pairs_per_page=1)
+    site = (base / "alpha.html").read_text(encoding="utf-8")
+    assert '<a href="alpha.FG1.html">FG1</a>' in site and '<a href="alpha.FG2.html">FG2</a>' in site
+    assert "section" not in site
+    for t in ("FG1", "FG2"):
+        page = (base / f"alpha.{t}.html").read_text(encoding="utf-8")
+        assert page.count('<section class="pair"') == 1 and f'id="alpha-{t}"' in page
+        assert '<a href="alpha.html">All transcripts at Alphaville</a>' in page
+    with pytest.raises(ValueError, match="review_layout"):     # the rule and the layout must agree
+        summarise(out, local, en, stats, sites, MARKERS, "en", str(tmp / "s.tsv"), str(review), "T", pairs,
+                  pages_out=[str(base / "alpha.html")], pairs_per_page=1)
+
+
+def test_review_pages_stay_small_however_large_the_study(tmp_path):
+    """(issue 14) Every review page a person opens is < 5 MB: a generated study with sites of 21
+    transcript pairs of 60 turns of ~150 words (the scale benchmark's turn size). At the page limit a
+    site page holds 21 pairs; beyond it a page holds one pair, whatever the site's size."""
+    import sys
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from synthetic_study import generate
+    from qualflow.tables import write_tsv as _write_tsv
+    from qualflow.transcripts import read_transcript
+    from qualflow.translation import PAIR_COLUMNS, STATS_COLUMNS
+    from qualflow.translation_review import layout_files, review_layout
+    study = generate(tmp_path / "syn", sites=2, transcripts=21, turns=60, coders=2)
+    res = tmp_path / "results/translation"
+    local, en, flags, by_site = [], [], [], {}
+    for raw in sorted(study.glob("data/raw/*/*.en.txt")):
+        site, t = raw.parent.name, raw.name.split(".")[0]
+        lraw = next(p for p in raw.parent.glob(f"{t}.*.txt") if p != raw)
+        lang = lraw.name.split(".")[1]
+        for src, dst, out in ((lraw, lang, local), (raw, "en", en)):
+            turns = read_transcript(str(src), site).turns
+            path = tmp_path / f"results/pseudonymised/{site}/{t}.{dst}.tsv"
+            _write_tsv(pd.DataFrame([dict(turn=x.turn, speaker=x.speaker, text=x.text, kind=x.kind)
+                                     for x in turns]), str(path))
+            out.append(str(path))
+        flags.append(str(_write_tsv_flags(res / site / f"{t}.flags.tsv")))
+        by_site.setdefault(site, []).append(t)
+    pairs = []
+    for site, ts in by_site.items():
+        pp = res / site / "pairs.tsv"
+        pd.DataFrame([dict(transcript=t, lang_pair="x-en", local_turns=60, en_turns=60, align_ratio="1.0")
+                      for t in ts], columns=PAIR_COLUMNS).to_csv(pp, sep="\t", index=False)
+        pairs.append(str(pp))
+    stats = res / "pair_stats.tsv"
+    pd.DataFrame(columns=STATS_COLUMNS).to_csv(stats, sep="\t", index=False)
+    sites = str(study / "config/sites.tsv")
+    for per_page in (21, 20):
+        layout = review_layout(res / "review.html", by_site, per_page)
+        pages = layout_files(layout)
+        summarise(flags, local, en, str(stats), sites, MARKERS, "en", str(tmp_path / "s.tsv"),
+                  str(res / "review.html"), "T", pairs, pages_out=pages, pairs_per_page=per_page)
+        sizes = {p: Path(p).stat().st_size for p in [*pages, str(res / "review.html")]}
+        assert len(pages) == (2 if per_page == 21 else 2 + 42)
+        assert max(sizes.values()) < 5_000_000, max(sizes.items(), key=lambda kv: kv[1])
+        if per_page == 20:                                         # a transcript page is one pair's size
+            pair_pages = [s for p, s in sizes.items() if Path(p).stem.count(".") == 1]
+            assert len(pair_pages) == 42 and max(pair_pages) < 5_000_000 / 20
+
+
+def _write_tsv_flags(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(columns=FLAG_COLUMNS).to_csv(path, sep="\t", index=False)
+    return path

@@ -176,7 +176,7 @@ def test_demo_alpha_equals_an_independent_computation(demo):
 # its data, and no other site's jobs (docs/DESIGN.md, "What re-runs"). Item 6 of issue 12.
 RERUN_AFTER_ULM_EN_EDIT = {
     "parse_ulm", "pseudonymise_ulm", "translation_check_ulm",        # the site's own jobs
-    "pseudonymise_summary", "translation_stats", "translation_summary", "codes", "agreement",
+    "pseudonymise_summary", "translation_summary", "codes", "agreement",
     "participants", "themes", "theme_figures", "framework_matrix", "report_pages", "leak_check", "manifest", "all",
 }
 

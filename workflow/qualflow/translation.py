@@ -29,16 +29,18 @@ Flags (severity; thresholds in ``config.yaml`` ``translation:``):
 Flag details never quote turn text (it could identify someone): only numbers, marker names,
 placeholder codes, speaker codes and ratios. The leads record decisions in
 ``data/translation_resolutions.tsv``; decided flags stay in every output, marked ``resolved``.
+
+This module checks (alignment, flags, statistics, decisions); the tables and pages a person reads
+are written by qualflow.translation_review.
 """
 from __future__ import annotations
 
-import html
 import logging
 import math
 import re
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -47,7 +49,7 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from .errors import InputError, Problem, raise_if
-from .tables import read_results_tsv, read_tsv, write_text, write_tsv
+from .tables import read_results_tsv, read_tsv, write_tsv
 
 log = logging.getLogger("qualflow.translation")
 
@@ -727,7 +729,7 @@ def check_site(local_paths: Sequence[str], en_paths: Sequence[str], languages: S
     """Entry point of ``translation_check_<site>``: the site's flags, from the site's files alone.
 
     Writes every flag but the length-ratio outliers (they are measured against the study's
-    per-pair statistics) and the lengths those need; ``translation_stats`` combines every site's
+    per-pair statistics) and the lengths those need; ``translation_summary`` combines every site's
     lengths into the statistics and writes the final per-transcript flags. ``languages`` are the
     study's, the candidates language detection chooses among.
     """
@@ -761,13 +763,29 @@ def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
 
 def finalise_flags(site_flag_paths: Sequence[str], length_paths: Sequence[str], pair_paths: Sequence[str],
                    resolutions_path: str, translation: dict | None, english: str, stats_out: str,
-                   flag_outs: Sequence[str]) -> None:
-    """Entry point of ``translation_stats``: the study's per-pair statistics and the final flags.
+                   flag_outs: Sequence[str]) -> dict[tuple[str, str], pd.DataFrame]:
+    """The study's per-pair statistics (``stats_out``) and the final flags, one file per pair.
+
+    Returns the final flags by (site, transcript), so the summary step needs not read them back."""
+    stats, final = final_flags(site_flag_paths, length_paths, pair_paths, resolutions_path, translation, english)
+    write_tsv(stats_frame(stats), stats_out)
+    for out in flag_outs:
+        key = (Path(out).parent.name, Path(out).name.split(".")[0])
+        if key not in final:
+            raise ValueError(f"{out}: no translation pair {key[0]}.{key[1]}: the rule lists other pairs")
+        write_tsv(final[key], out)
+    return final
+
+
+def final_flags(site_flag_paths: Sequence[str], length_paths: Sequence[str], pair_paths: Sequence[str],
+                resolutions_path: str, translation: dict | None,
+                english: str) -> tuple[dict[str, PairStats], dict[tuple[str, str], pd.DataFrame]]:
+    """The study's per-pair length statistics and every pair's final flags (columns FLAG_COLUMNS).
 
     Reads numbers only (every site's lengths and flags, no transcript text): the per-pair median and
     MAD of the length ratios over the whole study, each block's robust-z test against them, the
     leads' decisions applied. Cheap and linear in the study's size, so the per-site checks never
-    wait for each other. ``flag_outs`` are ``.../<site>/<T>.flags.tsv``, one per translation pair.
+    wait for each other.
     """
     thresholds = Thresholds.from_config(translation)
     sites = [Path(p).parent.name for p in pair_paths]
@@ -817,305 +835,4 @@ def finalise_flags(site_flag_paths: Sequence[str], length_paths: Sequence[str], 
         for t, df in per.items():
             final[(site, t)] = df.assign(transcript=t, lang_pair=meta[t])[FLAG_COLUMNS]
     raise_if(problems)
-    write_tsv(stats_frame(stats), stats_out)
-    for out in flag_outs:
-        key = (Path(out).parent.name, Path(out).name.split(".")[0])
-        if key not in final:
-            raise ValueError(f"{out}: no translation pair {key[0]}.{key[1]}: the rule lists other pairs")
-        write_tsv(final[key], out)
-
-
-@dataclass
-class ReviewPair:
-    """One transcript pair as the review page shows it."""
-
-    site: str
-    transcript: str
-    lang: str
-    local: pd.DataFrame
-    en: pd.DataFrame
-    flags: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FLAG_COLUMNS))
-    align_ratio: float | None = None     # the ratio the check aligned with (None: the pair's median)
-
-
-def summary_frame(pairs: Sequence[ReviewPair], stats: dict[str, PairStats], site_order: Sequence[str],
-                  english: str = "en") -> pd.DataFrame:
-    """Flags per site, language pair and kind (zeros included), with the pair's ratio statistics."""
-    rows = []
-    groups: dict[tuple[str, str], list[ReviewPair]] = {}
-    for p in pairs:
-        groups.setdefault((p.site, f"{p.lang}-{english}"), []).append(p)
-    rank = {s: i for i, s in enumerate(site_order)}
-    for (site, lp) in sorted(groups, key=lambda k: (rank.get(k[0], len(rank)), k[0], k[1])):
-        ps = groups[(site, lp)]
-        allf = pd.concat([p.flags for p in ps], ignore_index=True) if ps else pd.DataFrame(columns=FLAG_COLUMNS)
-        st = stats.get(lp)
-        for kind, sev in FLAG_KINDS.items():
-            f = allf[allf["flag"] == kind]
-            rows.append({"site": site, "lang_pair": lp, "flag": kind, "severity": sev, "flags": len(f),
-                         "open": int((f["status"] == "open").sum()),
-                         "resolved": int((f["status"] == "resolved").sum()), "transcripts": len(ps),
-                         "pair_turns": st.turns if st else 0,
-                         "pair_median_ratio": round(st.median_ratio, 4) if st else "",
-                         "pair_log_ratio_median": round(st.median_log_ratio, 4) if st else "",
-                         "pair_log_ratio_mad": round(st.mad_log_ratio, 4) if st else ""})
-    return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-
-
-def flags_by_site(summary: pd.DataFrame, site_names: dict[str, str]) -> pd.DataFrame:
-    """The summary as a manuscript/Excel table: one row per site, one column per flag kind, a Total row.
-
-    Counts every flag raised (open and resolved); ``open`` and ``resolved`` split the row's total, so
-    a reader sees at a glance which sites still have flags to review."""
-    rows = []
-    for site, g in summary.groupby("site", sort=False):
-        row = {"site": site_names.get(site, site), "languages": ", ".join(dict.fromkeys(g["lang_pair"])),
-               "transcripts": int(g.drop_duplicates("lang_pair")["transcripts"].sum())}
-        row.update({k: int(g.loc[g["flag"] == k, "flags"].sum()) for k in FLAG_KINDS})
-        row.update({"total": int(g["flags"].sum()), "open": int(g["open"].sum()),
-                    "resolved": int(g["resolved"].sum())})
-        rows.append(row)
-    cols = ["site", "languages", "transcripts", *FLAG_KINDS, "total", "open", "resolved"]
-    df = pd.DataFrame(rows, columns=cols)
-    total = {"site": "Total", "languages": "", **{c: int(df[c].sum()) for c in cols[2:]}}
-    return pd.concat([df, pd.DataFrame([total], columns=cols)], ignore_index=True)
-
-
-def summarise(flag_paths: Sequence[str], local_paths: Sequence[str], en_paths: Sequence[str], stats_path: str,
-              sites_path: str, markers: dict, english: str,
-              summary_out: str, review_out: str, title: str = "", pair_paths: Sequence[str] = (),
-              table_out: str | None = None) -> None:
-    """Entry point of ``translation_summary``: summary.tsv and the self-contained review page.
-
-    ``pair_paths`` are the per-site ``pairs.tsv`` of the checks, so the page aligns each pair with the
-    ratio its check used and the flags sit on the turns they were raised for."""
-    from .study import read_sites
-    sites = read_sites(sites_path)
-    stats = read_pair_stats(stats_path)
-    ratios = {(Path(pp).parent.name, r["transcript"]): float(r["align_ratio"])
-              for pp in pair_paths for r in read_results_tsv(pp).to_dict("records")}
-    pairs = []
-    for fp, lp, ep in zip(flag_paths, local_paths, en_paths):
-        site, transcript, lang = pair_of(lp)
-        if (Path(fp).parent.name, Path(fp).name.split(".")[0]) != (site, transcript):
-            raise ValueError(f"flags file {fp} does not belong to {lp}: the rule lists them in different orders")
-        flags = read_results_tsv(fp)
-        pairs.append(ReviewPair(site, transcript, lang, read_turns(lp), read_turns(ep), flags,
-                                ratios.get((site, transcript))))
-    order = list(sites["site"])
-    names = dict(zip(sites["site"], sites["name"]))
-    summary = summary_frame(pairs, stats, order, english)
-    write_tsv(summary, summary_out)
-    if table_out:
-        write_tsv(flags_by_site(summary, names), table_out)
-    write_text(review_html(pairs, markers, stats, english, order, names, title), review_out)
-
-
-# ---------------------------------------------------------------------------------------------
-# The review page.
-
-_SEV_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans Hebrew","Noto Sans Devanagari","Lohit Devanagari","Nirmala UI",Mangal,sans-serif;margin:1.5em;color:#222}
-h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.6em}
-table{border-collapse:collapse;width:100%}
-th,td{border:1px solid #ccc;padding:.3em .5em;vertical-align:top;text-align:start}
-td.text{white-space:pre-wrap;width:38%}
-td.num{white-space:nowrap;color:#555}
-tr.flagged.sev-error{background:#fde2e1}tr.flagged.sev-warning{background:#fff4d6}tr.flagged.sev-info{background:#e5f0ff}
-tr.flagged.resolved{background:#eef5ea}
-ul.flags{margin:0;padding-inline-start:1.1em}
-.badge{font-weight:600;font-size:.85em;text-transform:uppercase}
-.badge.error{color:#a40000}.badge.warning{color:#8a5a00}.badge.info{color:#1f4e9c}.badge.resolved{color:#2e6b1f}
-#filters{position:sticky;top:0;background:#fff;padding:.5em 0;border-bottom:1px solid #ddd}
-table.counts{width:auto}table.counts td{text-align:end}
-"""
-
-_JS = """
-(function(){
-  var site=document.getElementById('f-site'), sev=document.getElementById('f-severity');
-  function apply(){
-    var s=site.value, v=sev.value, shown=0;
-    document.querySelectorAll('tr.turn').forEach(function(tr){
-      var ok=(s==='all'||tr.dataset.site===s);
-      if(v==='flagged'){ok=ok&&tr.classList.contains('flagged');}
-      else if(v==='open'){ok=ok&&tr.dataset.status==='open';}
-      else if(v!=='all'){ok=ok&&(' '+tr.dataset.severities+' ').indexOf(' '+v+' ')>=0;}
-      tr.hidden=!ok; if(ok){shown++;}
-    });
-    document.querySelectorAll('section.pair').forEach(function(sec){
-      var any=sec.querySelector('tr.turn:not([hidden])');
-      sec.hidden=!(any||((s==='all'||sec.dataset.site===s)&&v==='all'));
-    });
-    document.getElementById('shown').textContent=String(shown);
-    var h='site='+encodeURIComponent(s)+'&severity='+encodeURIComponent(v);
-    if(location.hash.slice(1)!==h){try{history.replaceState(null,'','#'+h);}catch(e){}}
-  }
-  function fromHash(){
-    var q=location.hash.replace(/^#/,'').split('&');
-    q.forEach(function(kv){var p=kv.split('=');var k=decodeURIComponent(p[0]||''),val=decodeURIComponent(p[1]||'');
-      var el=k==='site'?site:(k==='severity'?sev:null);
-      if(el&&Array.prototype.some.call(el.options,function(o){return o.value===val;})){el.value=val;}});
-  }
-  site.addEventListener('change',apply);sev.addEventListener('change',apply);
-  window.addEventListener('hashchange',function(){fromHash();apply();});
-  fromHash();apply();
-})();
-"""
-
-
-def _esc(x: object) -> str:
-    return html.escape("" if x is None else str(x), quote=True)
-
-
-def _text_cell(text: str, lang: str) -> str:
-    attrs = f' lang="{_esc(lang)}"' + (' dir="rtl"' if lang in RTL_LANGUAGES else ' dir="ltr"')
-    return f'<td class="text"{attrs}>{_esc(text)}</td>'
-
-
-def _place_flags(blocks: list[Block], local: pd.DataFrame, en: pd.DataFrame,
-                 flags: pd.DataFrame) -> tuple[dict[int, list[dict]], list[dict]]:
-    """Attach each flag to its alignment block: by local turn, or by English turn for English-only turns."""
-    placed: dict[int, list[dict]] = {}
-    unplaced = []
-    lturns = [{int(local.iloc[i].turn) for i in b.local} for b in blocks]
-    eturns = [{int(en.iloc[i].turn) for i in b.en} for b in blocks]
-    for f in flags.to_dict("records"):
-        t = int(f["turn"])
-        te = int(f["turn_en"]) if str(f.get("turn_en", "")).strip() not in ("", "nan") else None
-        hit = None
-        for k, b in enumerate(blocks):
-            if te is None and t in lturns[k]:
-                hit = k
-            elif te is not None and te in eturns[k] and (t in lturns[k] or not b.local):
-                hit = k
-            if hit is not None:
-                break
-        if hit is None:
-            unplaced.append(f)
-        else:
-            placed.setdefault(hit, []).append(f)
-    return placed, unplaced
-
-
-def _flag_items(fl: list[dict]) -> str:
-    items = []
-    for f in fl:
-        status = f.get("status", "open") or "open"
-        extra = ""
-        if status == "resolved":
-            extra = f' <span class="badge resolved">resolved: {_esc(f.get("decision", ""))}</span>'
-            if f.get("note"):
-                extra += f" — {_esc(f['note'])}"
-        items.append(f'<li><span class="badge {_esc(f["severity"])}">{_esc(f["severity"])}</span> '
-                     f'<code>{_esc(f["flag"])}</code>: {_esc(f["detail"])}{extra}</li>')
-    return '<ul class="flags">' + "".join(items) + "</ul>"
-
-
-def _pair_rows(p: ReviewPair, blocks: list[Block], placed: dict[int, list[dict]]) -> list[str]:
-    out = []
-    for k, b in enumerate(blocks):
-        fl = placed.get(k, [])
-        lrows = [p.local.iloc[i] for i in b.local]
-        erows = [p.en.iloc[i] for i in b.en]
-        sevs = sorted({f["severity"] for f in fl}, key=lambda s: _SEV_RANK.get(s, 9))
-        open_ = [f for f in fl if (f.get("status") or "open") == "open"]
-        classes = ["turn"]
-        if fl:
-            classes += ["flagged", f"sev-{sevs[0]}"]
-            if not open_:
-                classes.append("resolved")
-        status = "open" if open_ else ("resolved" if fl else "")
-        turn = " + ".join(str(int(r.turn)) for r in lrows) or "–"
-        turn_en = " + ".join(str(int(r.turn)) for r in erows) or "–"
-        spk_l = " + ".join(str(r.speaker) for r in lrows)
-        spk_e = " + ".join(str(r.speaker) for r in erows)
-        speaker = spk_l if spk_l == spk_e else f"{spk_l or '–'} / {spk_e or '–'}"
-        ltext = "\n".join(str(r.text) for r in lrows)
-        etext = "\n".join(str(r.text) for r in erows)
-        out.append(
-            f'<tr class="{" ".join(classes)}" data-site="{_esc(p.site)}" '
-            f'data-severity="{_esc(sevs[0] if sevs else "none")}" data-severities="{_esc(" ".join(sevs))}" '
-            f'data-status="{status}">'
-            f'<td class="num">{_esc(turn)}</td><td class="num">{_esc(turn_en)}</td><td>{_esc(speaker)}</td>'
-            f'{_text_cell(ltext, p.lang)}{_text_cell(etext, "en")}'
-            f'<td>{_flag_items(fl) if fl else ""}</td></tr>')
-    return out
-
-
-def review_html(pairs: Sequence[ReviewPair], markers: dict, stats: dict[str, PairStats] | None = None,
-                english: str = "en", site_order: Sequence[str] | None = None,
-                site_names: dict[str, str] | None = None, title: str = "") -> str:
-    """One self-contained page (inline CSS/JS, no network): every pair side by side, flags highlighted.
-
-    Filters (site, severity) run in the page and follow the URL hash (``#site=ulm&severity=error``),
-    so a link can point a site at its own errors. Deterministic: no timestamps.
-    """
-    stats = stats or {}
-    site_names = site_names or {}
-    order = list(site_order or [])
-    rank = {s: i for i, s in enumerate(order)}
-    pairs = sorted(pairs, key=lambda p: (rank.get(p.site, len(rank)), p.site, p.transcript, p.lang))
-    sites = list(dict.fromkeys(p.site for p in pairs))
-    en_map = MarkerMap(markers.get(english))
-    counts: dict[str, Counter] = {s: Counter() for s in sites}
-    sections = []
-    for p in pairs:
-        lp = f"{p.lang}-{english}"
-        st = stats.get(lp)
-        ratio = (p.align_ratio if p.align_ratio is not None else
-                 st.median_ratio if st is not None and st.turns >= MIN_PAIR_TURNS else 1.0)
-        blocks = align_turns(p.local, p.en, MarkerMap(markers.get(p.lang)), en_map, ratio)
-        flags = p.flags if p.flags is not None else pd.DataFrame(columns=FLAG_COLUMNS)
-        for f in flags.to_dict("records"):
-            counts[p.site][(f["severity"], f.get("status") or "open")] += 1
-        placed, unplaced = _place_flags(blocks, p.local, p.en, flags)
-        rows = _pair_rows(p, blocks, placed)
-        if unplaced:
-            rows.append(f'<tr class="turn flagged sev-error" data-site="{_esc(p.site)}" data-severity="error" '
-                        f'data-severities="error" data-status="open"><td colspan="5">flags not placed on a turn '
-                        f'pair</td><td>{_flag_items(unplaced)}</td></tr>')
-        name = site_names.get(p.site, p.site)
-        ratio_txt = (f" · {lp} median length ratio {st.median_ratio:.2f} over {st.turns} turns"
-                     if st is not None else "")
-        sections.append(
-            f'<section class="pair" data-site="{_esc(p.site)}" id="{_esc(p.site)}-{_esc(p.transcript)}">'
-            f'<h2>{_esc(name)} · {_esc(p.transcript)} · {_esc(lp)}</h2>'
-            f'<p>{len(flags)} flag(s); {len(p.local)} {_esc(p.lang)} turns, {len(p.en)} English turns'
-            f'{_esc(ratio_txt)}</p>'
-            f'<table><thead><tr><th>{_esc(p.lang)} turn</th><th>en turn</th><th>speaker</th>'
-            f'<th>{_esc(p.lang)}</th><th>English</th><th>flags</th></tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></section>')
-    head_rows = []
-    total = Counter()
-    for s in sites:
-        c = counts[s]
-        total.update(c)
-        cells = "".join(f"<td>{c[(sev, 'open')]}</td><td>{c[(sev, 'resolved')]}</td>" for sev in SEVERITIES)
-        head_rows.append(f"<tr><th>{_esc(site_names.get(s, s))}</th>{cells}</tr>")
-    cells = "".join(f"<td>{total[(sev, 'open')]}</td><td>{total[(sev, 'resolved')]}</td>" for sev in SEVERITIES)
-    head_rows.append(f"<tr><th>Total</th>{cells}</tr>")
-    sev_head = "".join(f'<th colspan="2">{s}</th>' for s in SEVERITIES)
-    sub_head = "<th></th>" + "<th>open</th><th>resolved</th>" * len(SEVERITIES)
-    site_opts = '<option value="all">all sites</option>' + "".join(
-        f'<option value="{_esc(s)}">{_esc(site_names.get(s, s))}</option>' for s in sites)
-    sev_opts = "".join(f'<option value="{v}">{label}</option>' for v, label in (
-        ("all", "all turns"), ("flagged", "flagged turns"), ("open", "open flags"), ("error", "error"),
-        ("warning", "warning"), ("info", "info")))
-    title = title or "Translation check"
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>\n"
-        f"<h1>{_esc(title)}</h1>\n"
-        "<p>Each local transcript beside its English translation, aligned turn by turn. Highlighted rows "
-        "carry flags (red error, yellow warning, blue info, green resolved by the translation leads; "
-        "decisions come from data/translation_resolutions.tsv).</p>\n"
-        f'<table class="counts"><thead><tr><th>site</th>{sev_head}</tr><tr>{sub_head}</tr></thead>'
-        f"<tbody>{''.join(head_rows)}</tbody></table>\n"
-        f'<div id="filters"><label>Site <select id="f-site">{site_opts}</select></label> '
-        f'<label>Show <select id="f-severity">{sev_opts}</select></label> '
-        '<span><span id="shown"></span> rows shown</span></div>\n'
-        + "\n".join(sections)
-        + f"\n<script>{_JS}</script>\n</body></html>\n")
+    return stats, final

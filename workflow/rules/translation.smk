@@ -1,10 +1,24 @@
 # Stage 4 (translation_check): each local transcript against its English translation, turn by turn.
 # translation_check_<site> (one job per site, from the site's files alone: alignment, every flag but the
-# length-ratio outliers, and the lengths those need) -> translation_stats (numbers only: the study's
-# per-pair length statistics, the outliers against them, the leads' decisions; writes the final
-# <T>.flags.tsv) -> translation_summary (summary.tsv, review.html).
-# A change at one site re-runs that site's check and the two small aggregates, never another site's check.
+# length-ratio outliers, and the lengths those need) -> translation_summary (one study-wide job: the
+# per-pair length statistics and the outliers against them from numbers only, the leads' decisions, the
+# final <T>.flags.tsv, summary.tsv, flags_by_site.tsv, and the review: an index plus a page per site).
+# A change at one site re-runs that site's check and the one aggregate, never another site's check.
+# (changed: issue 12 item 6 — translation_stats and translation_summary were two jobs that always ran
+# together; one job saves a job's fixed cost on every edit.)
+from qualflow.translation_review import layout_files as _layout_files, review_layout as _review_layout
+
 TRANSLATION_RESOLUTIONS = config.get("translation_resolutions", "data/translation_resolutions.tsv")
+REVIEW_INDEX = "results/translation/review.html"
+#: A site with more pairs than this gets one review page per transcript (config translation_review).
+REVIEW_PAIRS_PER_PAGE = config.get("translation_review", {}).get("pairs_per_page", 20)
+REVIEW_PAGES = _layout_files(
+    _review_layout(
+        REVIEW_INDEX,
+        {s: [t for t, l in translation_pairs(s)] for s in TRANSLATION_SITES},
+        REVIEW_PAIRS_PER_PAGE,
+    )
+)
 for _site in TRANSLATION_SITES:
 
     rule:
@@ -30,35 +44,18 @@ for _site in TRANSLATION_SITES:
             "../scripts/translation_check.py"
 
 
-rule translation_stats:
+rule translation_summary:
     input:
         flags=translation_site_files("site_flags.tsv"),
         lengths=translation_site_files("lengths.tsv"),
         pairs=translation_site_files("pairs.tsv"),
         resolutions=TRANSLATION_RESOLUTIONS,
+        local=pair_tsvs(TRANSLATION_SITES)[0],
+        en=pair_tsvs(TRANSLATION_SITES)[1],
+        sites=config["sites"],
     output:
         stats="results/translation/pair_stats.tsv",
         flags=translation_flag_files(),
-    params:
-        translation=config.get("translation", {}),
-        english=EN,
-    log:
-        "logs/translation/stats.log",
-    conda:
-        "../envs/qualflow.yaml"
-    script:
-        "../scripts/translation_stats.py"
-
-
-rule translation_summary:
-    input:
-        flags=translation_flag_files(),
-        pairs=translation_site_files("pairs.tsv"),
-        local=pair_tsvs(TRANSLATION_SITES)[0],
-        en=pair_tsvs(TRANSLATION_SITES)[1],
-        stats=rules.translation_stats.output.stats,
-        sites=config["sites"],
-    output:
         summary=report(
             "results/translation/summary.tsv",
             caption="../report/translation_summary.rst",
@@ -70,13 +67,17 @@ rule translation_summary:
             category="Translation check",
         ),
         review=report(
-            "results/translation/review.html",
+            REVIEW_INDEX,
             caption="../report/translation_review.rst",
             category="Translation check",
         ),
+        # the index links them; each holds one site's pairs (or one pair of a large site)
+        pages=REVIEW_PAGES,
     params:
+        translation=config.get("translation", {}),
         markers=config["markers"],
         english=EN,
+        pairs_per_page=REVIEW_PAIRS_PER_PAGE,
         title=f"Translation check — {config.get('study', '')}",
     log:
         "logs/translation/summary.log",

@@ -1,14 +1,14 @@
-"""Stage 4 adapter: translation flags summary and review page (qualflow.translation)."""
+"""Stage 4 adapter: final flags, summary tables and the review pages (qualflow.translation_review)."""
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 
 from qualflow.runner import run
-from qualflow.translation import summarise
+from qualflow.translation_review import translation_summary
 
-run(lambda: summarise(snakemake.input.flags, snakemake.input.local, snakemake.input.en,  # noqa: F821
-                      snakemake.input.stats, snakemake.input.sites,  # noqa: F821
-                      snakemake.params.markers, snakemake.params.english,  # noqa: F821
-                      snakemake.output.summary, snakemake.output.review, snakemake.params.title,  # noqa: F821
-                      snakemake.input.pairs, snakemake.output.table), snakemake.log[0])  # noqa: F821
+i, p, o = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
+run(lambda: translation_summary(i.flags, i.lengths, i.pairs, i.resolutions, p.translation, p.english,
+                                i.local, i.en, i.sites, p.markers, p.title, p.pairs_per_page,
+                                o.stats, o.flags, o.summary, o.table, o.review, list(o.pages)),
+    snakemake.log[0])  # noqa: F821
