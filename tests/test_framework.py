@@ -11,12 +11,16 @@ import pandas as pd
 from conftest import chromium
 
 from qualflow.framework import (
+    CELL_LIMIT,
     SHEET_ALL,
+    case_pages,
     categories,
     matrix_cells,
     matrix_html,
+    matrix_index_html,
     matrix_xlsx,
     read_xlsx_cells,
+    read_xlsx_segments,
     segment_text,
     segments,
 )
@@ -133,3 +137,59 @@ def test_html_filters_in_headless_chromium(tmp_path: Path) -> None:
     dom = _dom(page.as_uri() + "#resources=high", tmp_path)
     assert [re.search(r'data-site="(\w+)"', c).group(1) for c in _visible(dom, 'tr class="case"')] == ["alpha", "alpha"]
     assert "<script src" not in dom and "<link" not in dom                # self-contained
+
+
+def test_workbook_keeps_every_segment_past_excels_cell_and_row_limits(tmp_path: Path) -> None:
+    """(issue 14) A matrix cell is cut at Excel's 32,767 characters, so the segments sheets hold every
+    segment, one a row, continued on a new sheet past the row limit (here 2 rows a sheet)."""
+    m, cats = _matrix()
+    long = m.copy()
+    long.loc[0, "text"] = "word " * 7000                            # one segment past the cell limit
+    big = pd.concat([long] + [m.iloc[[1]]] * 20, ignore_index=True)
+    path = tmp_path / "m.xlsx"
+    path.write_bytes(matrix_xlsx(big, CASES, cats, [("pre", "Before"), ("post", "After")], GROUPS, rows_per_sheet=2))
+    from openpyxl import load_workbook
+    titles = load_workbook(path, read_only=True).sheetnames
+    n = len(big)
+    assert titles == ["pre", "post", "segments"] + [f"segments {k}" for k in range(2, (n + 1) // 2 + 1)]
+    back = read_xlsx_segments(path)
+    assert len(back) == n and list(back["transcript"]) == list(big["transcript"])
+    assert back["text"].tolist()[1:] == big["text"].tolist()[1:]
+    assert len(back.loc[0, "text"]) <= CELL_LIMIT and back.loc[0, "text"].endswith(
+        "the whole text is in framework_matrix.tsv]")
+    cell = read_xlsx_cells(path, [lab for _c, lab in cats])["pre"][("alpha", "Relative advantage")]
+    assert cell == ["… 1 more segment(s): see the segments sheet or framework_matrix.tsv"]
+    assert cell[-1].startswith("… ") and cell[-1].endswith("more segment(s): see the segments sheet or "
+                                                           "framework_matrix.tsv")
+
+
+def test_overview_counts_each_cell_and_links_each_case_page(tmp_path: Path) -> None:
+    """(issue 14) The page a person opens first grows with cases x categories, not with the segments:
+    counts by valence and the first segment's opening words; each case's page has every segment."""
+    m, cats = _matrix()
+    pages = case_pages(tmp_path / "framework_matrix.html", ["alpha", "beta"], ["pre", "post"])
+    assert pages[("alpha", "pre")] == str(tmp_path / "cases/alpha.pre.html")
+    links = {k: Path(p).relative_to(tmp_path).as_posix() for k, p in pages.items()}
+    page = matrix_index_html(m, CASES, cats, [("pre", "Before"), ("post", "After")], GROUPS, "Matrix", links)
+    assert '<a href="cases/alpha.pre.html">Alphaville</a>' in page
+    assert ('<a href="cases/alpha.pre.html#implementation_climate"><b>2</b> segments</a> '
+            '<span class="v v-facilitator">(+) 1</span> <span class="v v-mixed">(±) 1</span>') in page
+    assert "Others welcome the peers" not in page and 'class="seg"' not in page      # counts, not segments
+    page_path = tmp_path / "framework_matrix.html"
+    page_path.write_text(page, encoding="utf-8")
+    dom = _dom(page_path.as_uri() + "#wave=pre", tmp_path)
+    assert len(_visible(dom, 'tr class="case"')) == 2 and 'id="shown-segments">4<' in dom
+
+
+def test_framework_stage_writes_the_overview_and_a_page_per_case(demo) -> None:
+    """The demo's run: the overview links every case page, each holds that case's segments only."""
+    out = demo / "results/framework"
+    tsv = pd.read_csv(out / "framework_matrix.tsv", sep="\t", dtype=str, keep_default_na=False)
+    index = (out / "framework_matrix.html").read_text(encoding="utf-8")
+    sites = pd.read_csv(demo / "config/sites.tsv", sep="\t", dtype=str)["site"]
+    for site in sites:
+        assert f'<a href="cases/{site}.html">' in index
+        page = (out / f"cases/{site}.html").read_text(encoding="utf-8")
+        assert page.count('<li class="seg"') == int((tsv["site"] == site).sum())
+        assert '<p><a href="../framework_matrix.html">All cases</a></p>' in page
+    assert index.count('<li class="seg"') == 0

@@ -21,8 +21,10 @@ import html
 import io
 import json
 import logging
+import os
 import re
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -35,13 +37,16 @@ from .tables import atomic_write, read_results_tsv, read_tsv, write_text, write_
 log = logging.getLogger("qualflow.framework")
 
 __all__ = ["MATRIX_COLUMNS", "SHEET_ALL", "categories", "segments", "segment_text", "matrix_cells",
-           "matrix_html", "matrix_xlsx", "read_xlsx_cells", "framework_stage"]
+           "matrix_html", "matrix_index_html", "case_pages", "matrix_xlsx", "read_xlsx_cells",
+           "read_xlsx_segments", "segment_sheets", "framework_stage"]
 
 MATRIX_COLUMNS = ["wave", "site", "site_name", "category", "category_label", "code", "code_label",
                   "transcript", "turn", "start", "end", "participant", "attribution", "valence",
                   "coders", "text"]
 SHEET_ALL = "all"                      #: the one sheet of a study without waves
 CELL_LIMIT = 32_000                    #: Excel's cell limit is 32,767 characters
+SHEET_ROWS = 1_048_575                 #: Excel's 1,048,576 rows a sheet, less the header
+SEGMENT_SHEET = "segments"             #: the sheets with every segment, one a row
 _SYMBOL = {"facilitator": "(+)", "barrier": "(−)", "mixed": "(±)", "": ""}
 _P = re.compile(r"^P0*(\d+)$")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -160,56 +165,99 @@ def matrix_cells(matrix: pd.DataFrame, wave: str) -> dict[tuple[str, str], list[
 # --------------------------------------------------------------------------------------------
 
 def _cell_value(lines: list[str]) -> str:
+    """A matrix cell's segments, within Excel's cell limit: beyond it, the count of the rest and where
+    they are (every segment is on the segments sheet and in the TSV)."""
     text = "\n\n".join(lines)
     if len(text) <= CELL_LIMIT:
         return text
     keep, total = [], 0
     for i, line in enumerate(lines):
         if total + len(line) + 2 > CELL_LIMIT - 120:
-            keep.append(f"… {len(lines) - i} more segment(s): see framework_matrix.tsv")
+            keep.append(f"… {len(lines) - i} more segment(s): see the {SEGMENT_SHEET} sheet or framework_matrix.tsv")
             break
         keep.append(line)
         total += len(line) + 2
     return "\n\n".join(keep)
 
 
+def _fit(value: object) -> object:
+    """One value within Excel's cell limit (a segment longer than 32,000 characters is cut, saying so)."""
+    if isinstance(value, str) and len(value) > CELL_LIMIT:
+        return (value[:CELL_LIMIT - 100] + f" … [cut at {CELL_LIMIT - 100:,} of {len(value):,} characters: "
+                "the whole text is in framework_matrix.tsv]")
+    return value
+
+
+def segment_sheets(n_rows: int, rows_per_sheet: int = SHEET_ROWS) -> list[tuple[str, int, int]]:
+    """(title, first row, end row) of the segments sheets: Excel holds 1,048,576 rows a sheet, so a
+    study with more segments continues on ``segments 2``, ``segments 3``, ..."""
+    out = []
+    for k, start in enumerate(range(0, max(n_rows, 1), rows_per_sheet)):
+        out.append((SEGMENT_SHEET if k == 0 else f"{SEGMENT_SHEET} {k + 1}", start, min(start + rows_per_sheet, n_rows)))
+    return out
+
+
 def matrix_xlsx(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[str, str]],
-                waves: Sequence[tuple[str, str]], groups: Sequence[Mapping]) -> bytes:
-    """The workbook: one sheet per wave (``all`` without waves); a row per site, a column per category.
+                waves: Sequence[tuple[str, str]], groups: Sequence[Mapping],
+                rows_per_sheet: int = SHEET_ROWS) -> bytes:
+    """The workbook: one sheet per wave (``all`` without waves), a row per site, a column per category;
+    then every segment, one row each (the TSV's columns), on the ``segments`` sheet(s).
 
     ``cases``: site, name, wave and one column per group (the group's value at that wave).
+    (changed: issue 14 — a matrix cell is cut at Excel's 32,767-character limit, so the segments
+    sheets keep every segment, continued on a new sheet past Excel's row limit; written in
+    openpyxl's write-only mode, so memory does not grow with the cells.)
     Deterministic bytes: zip entries re-stored with fixed dates, document dates fixed.
     """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    wb = Workbook(write_only=True)
     header_font = Font(bold=True)
     fill = PatternFill("solid", fgColor="DDDDDD")
     wrap = Alignment(wrap_text=True, vertical="top")
+
+    def head_row(ws, values: Sequence[str]) -> list:
+        cells = []
+        for v in values:
+            c = WriteOnlyCell(ws, v)
+            c.font, c.fill, c.alignment = header_font, fill, wrap
+            cells.append(c)
+        return cells
+
+    def row(ws, values: Sequence[object]) -> list:
+        cells = []
+        for v in values:
+            c = WriteOnlyCell(ws, _fit(v))
+            c.alignment = wrap
+            cells.append(c)
+        return cells
+
     for wave, label in (waves or [(SHEET_ALL, "All")]):
         ws = wb.create_sheet(title=wave[:31])
         cells = matrix_cells(matrix, wave)
         head = ["Site", "Name"] + [g["label"] for g in groups] + [lab for _c, lab in cats]
-        ws.append(head)
-        for cell in ws[1]:
-            cell.font, cell.fill, cell.alignment = header_font, fill, wrap
-        rows = cases[cases["wave"] == (wave if waves else "")]
-        for r in rows.to_dict("records"):
-            ws.append([r["site"], r["name"]] + [r.get(g["id"], "") for g in groups] +
-                      [_cell_value(cells.get((r["site"], c), [])) for c, _l in cats])
-        for row in ws.iter_rows(min_row=2):
-            for cell in row:
-                cell.alignment = wrap
         ws.column_dimensions["A"].width = 14
         ws.column_dimensions["B"].width = 18
-        from openpyxl.utils import get_column_letter
         for j in range(3, len(head) + 1):
             ws.column_dimensions[get_column_letter(j)].width = 16 if j < 3 + len(groups) else 48
-        ws.freeze_panes = ws.cell(row=2, column=3 + len(groups))
+        ws.freeze_panes = f"{get_column_letter(3 + len(groups))}2"
         if label:
             ws.oddHeader.center.text = label
+        ws.append(head_row(ws, head))
+        for r in cases[cases["wave"] == (wave if waves else "")].to_dict("records"):
+            ws.append(row(ws, [r["site"], r["name"]] + [r.get(g["id"], "") for g in groups] +
+                          [_cell_value(cells.get((r["site"], c), [])) for c, _l in cats]))
+    cols = [c for c in MATRIX_COLUMNS if c in matrix.columns]
+    values = [matrix[c].tolist() for c in cols]
+    for title, start, end in segment_sheets(len(matrix), rows_per_sheet):
+        ws = wb.create_sheet(title=title)
+        ws.freeze_panes = "A2"
+        ws.append(head_row(ws, cols))
+        for i in range(start, end):
+            ws.append([_fit(v[i]) for v in values])
     buf = io.BytesIO()
     wb.save(buf)
     return _deterministic_zip(buf.getvalue())
@@ -244,6 +292,8 @@ def read_xlsx_cells(path: str | Path, category_labels: Sequence[str]) -> dict[st
     wb = load_workbook(path, read_only=True)
     out: dict[str, dict[tuple[str, str], list[str]]] = {}
     for ws in wb.worksheets:
+        if ws.title.startswith(SEGMENT_SHEET):
+            continue
         rows = list(ws.iter_rows(values_only=True))
         head = list(rows[0])
         sheet: dict[tuple[str, str], list[str]] = {}
@@ -253,6 +303,20 @@ def read_xlsx_cells(path: str | Path, category_labels: Sequence[str]) -> dict[st
                     sheet[(r[0], head[j])] = str(v).split("\n\n")
         out[ws.title] = sheet
     return out
+
+
+def read_xlsx_segments(path: str | Path) -> pd.DataFrame:
+    """Every segment from the workbook's segments sheet(s), as the TSV's columns (strings)."""
+    from openpyxl import load_workbook
+
+    wb = load_workbook(path, read_only=True)
+    frames = []
+    for ws in wb.worksheets:
+        if ws.title.startswith(SEGMENT_SHEET):
+            rows = list(ws.iter_rows(values_only=True))
+            frames.append(pd.DataFrame([["" if v is None else str(v) for v in r] for r in rows[1:]],
+                                       columns=list(rows[0])))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=MATRIX_COLUMNS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,7 +337,7 @@ ul.segs{margin:0;padding-inline-start:1em}
 li.seg{margin-bottom:.4em}
 .v{font-weight:700;display:inline-block;min-width:2.2em}
 .v-facilitator{color:#3f2a7a}.v-barrier{color:#a24a00}.v-mixed{color:#555}
-.attr{color:#444;font-size:.9em}.code{color:#666;font-size:.85em;font-style:italic}
+.attr{color:#444;font-size:.9em}.first{color:#333;font-size:.9em}.code{color:#666;font-size:.85em;font-style:italic}
 """
 
 _JS = """
@@ -321,8 +385,11 @@ def _select(key: str, label: str, options: Sequence[tuple[str, str]]) -> str:
 
 
 def matrix_html(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[str, str]],
-                waves: Sequence[tuple[str, str]], groups: Sequence[Mapping], title: str) -> str:
-    """The self-contained page: a row per case, a column per category, filters in the page."""
+                waves: Sequence[tuple[str, str]], groups: Sequence[Mapping], title: str,
+                back: str | None = None) -> str:
+    """The self-contained page: a row per case, a column per category, every segment, filters in the page.
+
+    The pipeline writes it per case (:func:`case_pages`); ``back`` links the overview."""
     by_cell: dict[tuple[str, str, str], list[dict]] = {}
     for r in _records(matrix):
         by_cell.setdefault((r["site"], r["wave"], r["category"]), []).append(r)
@@ -335,7 +402,8 @@ def matrix_html(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[
         filters.append(_select(g["id"], g["label"], list(zip(g["values"], g["value_labels"]))))
     filters.append(_select("valence", "Valence", [("facilitator", "facilitator (+)"), ("barrier", "barrier (−)"),
                                                    ("mixed", "mixed (±)"), ("", "none given")]))
-    head = "<tr><th>Case</th>" + "".join(f'<th data-category="{_e(c)}">{_e(lab)}</th>' for c, lab in cats) + "</tr>"
+    head = "<tr><th>Case</th>" + "".join(f'<th data-category="{_e(c)}" id="{_e(c)}">{_e(lab)}</th>'
+                                         for c, lab in cats) + "</tr>"
     body = []
     wave_label = dict(waves)
     for r in cases.to_dict("records"):
@@ -357,7 +425,9 @@ def matrix_html(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n"
-        f"<h1>{_e(title)}</h1>\n<p>Cases × categories; each cell lists its coded segments with the "
+        f"<h1>{_e(title)}</h1>\n"
+        + (f'<p><a href="{_e(back)}">All cases</a></p>\n' if back else "")
+        + "<p>Cases × categories; each cell lists its coded segments with the "
         "speaker's attribution, valence ((+) facilitator, (−) barrier, (±) mixed) and where the segment "
         "is (transcript:turn). Filters follow the URL hash, e.g. <code>#site=ulm&amp;valence=barrier</code>.</p>\n"
         f'<div id="filters">{" ".join(filters)} — <span id="shown-cases">{len(cases)}</span> cases, '
@@ -365,6 +435,113 @@ def matrix_html(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[
         f'<script type="application/json" id="filter-keys">{json.dumps(keys)}</script>\n'
         f"<table><thead>{head}</thead><tbody>\n" + "\n".join(body) + "\n</tbody></table>\n"
         f"<script>{_JS}</script>\n</body></html>\n"
+    )
+
+
+_INDEX_JS = """
+(function(){
+  var keys=JSON.parse(document.getElementById('filter-keys').textContent);
+  function sel(k){return document.getElementById('f-'+k);}
+  function apply(){
+    var want={},shownCases=0,shownSegs=0;
+    keys.forEach(function(k){want[k]=sel(k).value;});
+    document.querySelectorAll('tr.case').forEach(function(tr){
+      var ok=true;
+      keys.forEach(function(k){if(want[k]!=='all'&&tr.dataset[k]!==want[k]){ok=false;}});
+      tr.hidden=!ok;
+      if(ok){shownCases++;tr.querySelectorAll('td.cell').forEach(function(td){shownSegs+=Number(td.dataset.n);});}
+    });
+    document.getElementById('shown-cases').textContent=String(shownCases);
+    document.getElementById('shown-segments').textContent=String(shownSegs);
+    var h=keys.map(function(k){return k+'='+encodeURIComponent(want[k]);}).join('&');
+    if(location.hash.slice(1)!==h){try{history.replaceState(null,'','#'+h);}catch(e){}}
+  }
+  function fromHash(){
+    location.hash.replace(/^#/,'').split('&').forEach(function(kv){
+      var p=kv.split('='),k=decodeURIComponent(p[0]||''),v=decodeURIComponent(p[1]||''),el=keys.indexOf(k)>=0?sel(k):null;
+      if(el&&Array.prototype.some.call(el.options,function(o){return o.value===v;})){el.value=v;}
+    });
+  }
+  keys.forEach(function(k){sel(k).addEventListener('change',apply);});
+  window.addEventListener('hashchange',function(){fromHash();apply();});
+  fromHash();apply();
+})();
+"""
+#: The overview quotes at most this many characters of a cell's first segment.
+EXCERPT_CHARS = 160
+
+
+def case_pages(out_html: str | Path, sites: Sequence[str], waves: Sequence[str]) -> dict[tuple[str, str], str]:
+    """Where each case's page goes: ``cases/<site>.html`` (``cases/<site>.<wave>.html`` with waves),
+    beside the overview. Known from the design alone, so the rule names its outputs at load."""
+    base = Path(out_html).parent / "cases"
+    return {(s, w): str(base / (f"{s}.{w}.html" if w else f"{s}.html")) for w in (waves or [""]) for s in sites}
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS - 1].rstrip() + "…"
+
+
+def matrix_index_html(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[str, str]],
+                      waves: Sequence[tuple[str, str]], groups: Sequence[Mapping], title: str,
+                      links: Mapping[tuple[str, str], str]) -> str:
+    """The overview a person opens first: per case and category the number of segments by valence and
+    the first segment's opening words; each case links its own page with every segment.
+
+    (changed: issue 14 — the one page with every segment of every cell grew with the study; this
+    page grows with cases × categories only, and a case's page with that case's segments.)"""
+    n: dict[tuple[str, str, str], Counter] = {}
+    first: dict[tuple[str, str, str], dict] = {}
+    for r in _records(matrix[["site", "wave", "category", "valence", "text", "attribution", "transcript", "turn"]]):
+        k = (r["site"], r["wave"], r["category"])
+        n.setdefault(k, Counter())[r["valence"]] += 1
+        first.setdefault(k, r)
+    keys = ["site"] + (["wave"] if waves else []) + [g["id"] for g in groups]
+    site_opts = list(dict.fromkeys(zip(cases["site"], cases["name"])))
+    filters = [_select("site", "Site", site_opts)]
+    if waves:
+        filters.append(_select("wave", "Wave", list(waves)))
+    for g in groups:
+        filters.append(_select(g["id"], g["label"], list(zip(g["values"], g["value_labels"]))))
+    head = "<tr><th>Case</th>" + "".join(f'<th data-category="{_e(c)}">{_e(lab)}</th>' for c, lab in cats) + "</tr>"
+    wave_label = dict(waves)
+    body = []
+    for r in cases.to_dict("records"):
+        attrs = f' data-site="{_e(r["site"])}"' + (f' data-wave="{_e(r["wave"])}"' if waves else "")
+        attrs += "".join(f' data-{_e(g["id"])}="{_e(r.get(g["id"], ""))}"' for g in groups)
+        href = links[(r["site"], r["wave"])]
+        case = (f'<a href="{_e(href)}">{_e(r["name"])}</a>'
+                + (f'<br><small>{_e(wave_label.get(r["wave"], r["wave"]))}</small>' if waves else ""))
+        tds = []
+        for c, _l in cats:
+            k = (r["site"], r["wave"], c)
+            cnt = n.get(k, Counter())
+            total = sum(cnt.values())
+            if not total:
+                tds.append(f'<td class="cell" data-category="{_e(c)}" data-n="0"></td>')
+                continue
+            by_val = " ".join(f'<span class="v v-{_e(v)}">{_e(_SYMBOL[v])} {cnt[v]}</span>'
+                              for v in ("facilitator", "barrier", "mixed") if cnt[v])
+            f = first[k]
+            tds.append(f'<td class="cell" data-category="{_e(c)}" data-n="{total}">'
+                       f'<a href="{_e(href)}#{_e(c)}"><b>{total}</b> segment{"s" if total != 1 else ""}</a> {by_val}'
+                       f'<br><span class="first">“{_e(_excerpt(f["text"]))}” '
+                       f'<span class="attr">{_e(f["attribution"])}</span></span></td>')
+        body.append(f'<tr class="case"{attrs}><th class="case">{case}</th>{"".join(tds)}</tr>')
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n"
+        f"<h1>{_e(title)}</h1>\n<p>Cases × categories: each cell gives the number of coded segments, by valence "
+        "((+) facilitator, (−) barrier, (±) mixed), and the opening words of the first; open a case for every "
+        "segment with its attribution and place (transcript:turn). Every segment is also in "
+        "framework_matrix.tsv and the workbook's segments sheet. Filters follow the URL hash, e.g. "
+        "<code>#site=ulm</code>.</p>\n"
+        f'<div id="filters">{" ".join(filters)} — <span id="shown-cases">{len(cases)}</span> cases, '
+        f'<span id="shown-segments">{len(matrix)}</span> segments</div>\n'
+        f'<script type="application/json" id="filter-keys">{json.dumps(keys)}</script>\n'
+        f"<table><thead>{head}</thead><tbody>\n" + "\n".join(body) + "\n</tbody></table>\n"
+        f"<script>{_INDEX_JS}</script>\n</body></html>\n"
     )
 
 
@@ -387,8 +564,10 @@ def _turns(paths: Sequence[str]) -> pd.DataFrame:
 def framework_stage(codings: str, turns: Sequence[str], sites: str, roster: str, codes: Sequence[Mapping],
                     themes: Sequence[Mapping], by: str, waves: Sequence[Mapping], transcript_waves: Mapping[str, str],
                     groups: Sequence[Mapping], site_groups: Sequence[Mapping], roles: Mapping[str, str],
-                    title: str, out_tsv: str, out_html: str, out_xlsx: str) -> None:
-    """Rule ``framework_matrix``: segments per case and category; TSV, HTML page and workbook."""
+                    title: str, out_tsv: str, out_html: str, out_xlsx: str,
+                    out_pages: Sequence[str] | None = None) -> None:
+    """Rule ``framework_matrix``: segments per case and category; TSV, the overview page with one page
+    per case (``out_pages``, :func:`case_pages`'s), and the workbook."""
     site_df = read_tsv(sites)
     people = read_roster(roster, site_df)
     names = dict(zip(site_df["site"], site_df["name"]))
@@ -409,7 +588,19 @@ def framework_stage(codings: str, turns: Sequence[str], sites: str, roster: str,
     cases = pd.DataFrame(case_rows, columns=["site", "name", "wave", *group_ids])
     wave_pairs = [(w["id"], w.get("label", w["id"])) for w in waves]
     write_tsv(m, out_tsv)
-    write_text(matrix_html(m, cases, cats, wave_pairs, groups, title), out_html)
+    pages = case_pages(out_html, list(site_df["site"]), wave_ids)
+    if out_pages is not None and sorted(map(str, out_pages)) != sorted(pages.values()):
+        raise ValueError("the rule's case pages differ from case_pages(): list them with case_pages()")
+    wave_label = dict(wave_pairs)
+    by_case = {k: g for k, g in m.groupby(["site", "wave"], sort=False)}
+    for (s, w), page in pages.items():
+        case_title = f"{title} · {names[s]}" + (f" · {wave_label.get(w, w)}" if w else "")
+        mine = by_case.get((s, w), m.iloc[0:0])
+        write_text(matrix_html(mine, cases[(cases["site"] == s) & (cases["wave"] == w)], cats, wave_pairs, groups,
+                               case_title, back=Path(os.path.relpath(out_html, Path(page).parent)).as_posix()),
+                   page)
+    links = {k: Path(os.path.relpath(p, Path(out_html).parent)).as_posix() for k, p in pages.items()}
+    write_text(matrix_index_html(m, cases, cats, wave_pairs, groups, title, links), out_html)
     with atomic_write(out_xlsx, "wb") as fh:
         fh.write(matrix_xlsx(m, cases, cats, wave_pairs, groups))
     log.info("framework matrix: %d cases x %d categories, %d segments", len(cases), len(cats), len(m))

@@ -1,7 +1,9 @@
 # Stage 8b (framework_matrix), for every study: cases (site, or site x wave) x categories (themes, or
 # constructs with `framework_matrix: categories: construct`), each cell its coded segments with
-# attributions and valence, as a TSV, a self-contained HTML page with filters and an .xlsx workbook.
+# attributions and valence, as a TSV, an .xlsx workbook, and HTML: an overview (counts and the first
+# segment per cell) linking one self-contained page per case with every segment and filters.
 from qualflow.codebook import load_codebook as _load_codebook
+from qualflow.framework import case_pages as _case_pages
 
 _BOOK = _load_codebook(config.get("codebook", "config/codebook.yaml"))  # checked at load already
 #: The codebook as plain data for rule params: codes with their theme and parent, themes in order.
@@ -15,6 +17,9 @@ WAVE_IDS = [w["id"] for w in DESIGN["waves"]]
 TRANSCRIPT_WAVES = DESIGN["transcript_waves"]
 GROUPS = DESIGN["groups"]
 SITE_GROUPS = DESIGN["site_groups"]
+FRAMEWORK_HTML = "results/framework/framework_matrix.html"
+#: One page per case (site, or site x wave): the overview links them (issue 14: pages stay small).
+FRAMEWORK_CASE_PAGES = list(_case_pages(FRAMEWORK_HTML, SITES, WAVE_IDS).values())
 
 
 rule framework_matrix:
@@ -30,10 +35,11 @@ rule framework_matrix:
             category="Framework matrix",
         ),
         html=report(
-            "results/framework/framework_matrix.html",
+            FRAMEWORK_HTML,
             caption="../report/framework_matrix_html.rst",
             category="Framework matrix",
         ),
+        pages=FRAMEWORK_CASE_PAGES,
         xlsx="results/framework/framework_matrix.xlsx",
     params:
         codes=CODEBOOK_CODES,
