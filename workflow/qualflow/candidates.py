@@ -48,8 +48,17 @@ _PLACEHOLDER = regex.compile(r"^(?:[PF]\d{2,3}|TP|PLACE|HOSPITAL|ORG|OTHER|EMAIL
 
 
 def _starts_sentence(text: str, pos: int) -> bool:
-    before = text[:pos].rstrip(" \t")
-    return not before or before[-1] in _SENTENCE_END
+    """No character but spaces or tabs before ``pos``, or a sentence end (looked back, not copied)."""
+    i = pos - 1
+    while i >= 0 and text[i] in " \t":
+        i -= 1
+    return i < 0 or text[i] in _SENTENCE_END
+
+
+@functools.lru_cache(maxsize=4096)
+def _capitalised(text: str) -> tuple[tuple[int, str, bool], ...]:
+    """capitalised_tokens, remembered: each turn is read three times (bases, mid-sentence, signals)."""
+    return tuple(capitalised_tokens(text))
 
 
 def capitalised_tokens(text: str) -> list[tuple[int, str, bool]]:
@@ -104,6 +113,7 @@ def romanise(word: str) -> str:
     return "".join(out)
 
 
+@functools.lru_cache(maxsize=65536)
 def skeleton(word: str) -> str:
     """Consonants only, similar sounds folded (sh=s, w=v, ph=f, ...), doubled letters once."""
     s = romanise(word)
@@ -115,6 +125,11 @@ def skeleton(word: str) -> str:
 
 def _stems(word: str, rules: LanguageAffixes | None) -> list[str]:
     """The word and what is left of it after listed prefixes or suffix chains are taken off."""
+    return list(_stems_cached(word, rules))
+
+
+@functools.lru_cache(maxsize=65536)
+def _stems_cached(word: str, rules: LanguageAffixes | None) -> tuple[str, ...]:
     out = [word]
     if rules is None:
         return out
@@ -130,7 +145,7 @@ def _stems(word: str, rules: LanguageAffixes | None) -> list[str]:
                 for link in rules.links:
                     if stem.endswith(link) and len(stem) > len(link) + 1:
                         out.append(stem[: -len(link)])
-    return list(dict.fromkeys(out))
+    return tuple(dict.fromkeys(out))
 
 
 @functools.lru_cache(maxsize=65536)
@@ -164,7 +179,7 @@ def _counterpart(token: str, text: str, rules: LanguageAffixes | None) -> str:
     """The form of ``token`` in the other language's turn: the same word, or in a script with capitals a
     capitalised word that reads like it, or in a script without them any word that reads like it."""
     if regex.search(r"\p{Latin}|\p{Cyrillic}|\p{Greek}", text):
-        caps = [w for _, w, _ in capitalised_tokens(text)]
+        caps = [w for _, w, _ in _capitalised(text)]
         if token in caps:
             return token
         return _best_counterpart(token, " ".join(caps), rules)
@@ -196,14 +211,14 @@ def review_candidates(site: str, files: dict[tuple[str, str], pd.DataFrame], eng
         base_langs: dict[str, set[str]] = {}
         for lang, df in speech.items():
             for r in df.itertuples():
-                for _, tok, starts in capitalised_tokens(r.text):
+                for _, tok, starts in _capitalised(r.text):
                     if not starts:
                         for b in _stems(tok, affixes.get(lang)):
                             base_langs.setdefault(b, set()).add(lang)
         mid: dict[str, set[str]] = {}
         for lang, df in speech.items():
             for r in df.itertuples():
-                for _, tok, starts in capitalised_tokens(r.text):
+                for _, tok, starts in _capitalised(r.text):
                     low = tok.casefold()
                     if low in allow or low in COMMON_CAPITALS or _PLACEHOLDER.match(tok):
                         continue
@@ -212,7 +227,7 @@ def review_candidates(site: str, files: dict[tuple[str, str], pd.DataFrame], eng
         for lang, df in speech.items():
             cased_list = has_list(lang)
             for r in df.itertuples():
-                for _, tok, starts in capitalised_tokens(r.text):
+                for _, tok, starts in _capitalised(r.text):
                     low = tok.casefold()
                     if low in allow or low in COMMON_CAPITALS or _PLACEHOLDER.match(tok):
                         continue
