@@ -167,7 +167,8 @@ def scan(paths: list[Path], entries: list[Entry], near_threshold: float = 0.92,
     hits = []
     single = sorted({e.form for e in entries if " " not in e.form and len(e.form) >= 5})
     form_key = {e.form: e.key for e in entries}
-    tokens: dict[str, tuple[str, int, str]] = {}
+    tokens: dict[str, str] = {}        # token -> the file (label) it first appears in, in path order
+    sources: dict[str, Path] = {}      # label -> its path, to find a near miss's line afterwards
     for path in paths:
         for label, text in file_texts(path):
             site, lang = scope.where(label)
@@ -187,10 +188,13 @@ def scan(paths: list[Path], entries: list[Entry], near_threshold: float = 0.92,
                 hits.append({"file": label, "line": line, "key": m.entry.key, "category": m.entry.category,
                              "rule": m.rule, "where": where, "site": site, "lang": lang,
                              "ctx": context(text, m.name_start, m.name_end)})
-            for tm in _TOKEN.finditer(text):
-                tokens.setdefault(tm.group(), (label, tm.start(), text))
+            new = _tokens(text) - tokens.keys()
+            if new:
+                tokens.update(dict.fromkeys(new, label))
+                sources[label] = path
     kept, waived = _apply_decisions(hits, decided)
     near_rows = _near_misses(tokens, single, form_key, near_threshold)
+    _add_lines(near_rows, sources)
     cols = HIT_COLUMNS + ["rule", "where", "site", "lang"]
     hit_df = pd.DataFrame(kept, columns=cols).drop_duplicates()
     waived_df = pd.DataFrame(waived, columns=cols + ["decision_line"]).drop_duplicates()
@@ -222,14 +226,35 @@ def _apply_decisions(hits: list[dict], decided: dict[tuple[str, str, str], Decis
 
 
 _TOKEN = regex.compile(r"\p{L}[\p{L}\p{M}'’-]{4,29}(?![\p{L}\p{M}])")
+_CHUNK = 1 << 22   # characters per findall: a token never spans a line end, so lines are cut there
 
 
-def _near_misses(tokens: dict[str, tuple[str, int, str]], forms: list[str], form_key: dict[str, str],
+def _chunks(text: str, size: int = _CHUNK):
+    """``text`` in pieces of about ``size`` characters, each ending at a line end (or the text's)."""
+    start, n = 0, len(text)
+    while start < n:
+        end = text.find("\n", min(start + size, n)) + 1 or n
+        yield text[start:end] if (start, end) != (0, n) else text
+        start = end
+
+
+def _tokens(text: str) -> set[str]:
+    """The distinct near-miss candidate words of ``text``: the matches one ``_TOKEN.finditer`` over
+    the whole text gives (the pattern looks at nothing before a match, and no match holds a line
+    end), collected a chunk at a time in C (``findall``) instead of one Python step per word."""
+    found: set[str] = set()
+    for piece in _chunks(text):
+        found.update(_TOKEN.findall(piece))
+    return found
+
+
+def _near_misses(tokens: dict[str, str], forms: list[str], form_key: dict[str, str],
                  threshold: float, block: int = 20000) -> list[dict]:
     """Tokens within Jaro-Winkler ``threshold`` of a one-word name form (not equal to it).
 
     Jaro-Winkler rewards a shared beginning, so only tokens whose first letter starts some form
     are compared; the comparison runs in blocks to keep memory bounded on large files (the report).
+    Rows carry the file the token first appears in; ``_add_lines`` finds the line.
     """
     if not forms or not tokens:
         return []
@@ -244,10 +269,31 @@ def _near_misses(tokens: dict[str, tuple[str, int, str]], forms: list[str], form
             tok, form = chunk[i], forms[j]
             if tok.casefold() == form.casefold():
                 continue
-            label, offset, text = tokens[tok]
-            rows.append({"file": label, "line": text.count("\n", 0, offset) + 1, "key": form_key[form],
+            rows.append({"file": tokens[tok], "line": 0, "key": form_key[form],
                          "token": tok, "form": form, "similarity": round(float(scores[i, j]), 3)})
     return rows
+
+
+def _add_lines(rows: list[dict], sources: dict[str, Path]) -> None:
+    """Set each near miss's line: where its token first appears in its file (the file read again,
+    once, only when it holds a near miss; the scan keeps no text alive for this)."""
+    wanted: dict[str, set[str]] = {}
+    for r in rows:
+        wanted.setdefault(r["file"], set()).add(r["token"])
+    lines: dict[tuple[str, str], int] = {}
+    for label, toks in wanted.items():
+        text = next(t for lab, t in file_texts(sources[label]) if lab == label)
+        line, pos, left = 1, 0, set(toks)
+        for tm in _TOKEN.finditer(text):
+            if tm.group() in left:
+                line += text.count("\n", pos, tm.start())
+                pos = tm.start()
+                lines[(label, tm.group())] = line
+                left.discard(tm.group())
+                if not left:
+                    break
+    for r in rows:
+        r["line"] = lines[(r["file"], r["token"])]
 
 
 def results_files(root: Path) -> list[Path]:
