@@ -206,6 +206,18 @@ def parse_docx(path: str) -> tuple[dict, list[Turn]]:
     except (PackageNotFoundError, KeyError, ValueError) as exc:
         raise InputError(path, None, f"is not a readable .docx file ({exc}): save it again from Word "
                                      "as 'Word Document (.docx)'") from None
+    from docx.enum.style import WD_STYLE_TYPE
+
+    # A paragraph's style name by its style id, looked up once per id: python-docx's
+    # ``paragraph.style`` searches every style of the document per paragraph (most of a .docx's parse time).
+    style_names: dict[str | None, str] = {}
+
+    def style_name(style_id: str | None) -> str:
+        if style_id not in style_names:
+            style = document.part.get_style(style_id, WD_STYLE_TYPE.PARAGRAPH)
+            style_names[style_id] = style.name if style is not None else ""
+        return style_names[style_id]
+
     blocks: list[tuple[int, str, str]] = []   # (number, style, text)
     n = 0
     for child in document.element.body.iterchildren():
@@ -213,7 +225,7 @@ def parse_docx(path: str) -> tuple[dict, list[Turn]]:
         if tag == "p":
             n += 1
             p = Paragraph(child, document)
-            blocks.append((n, p.style.name if p.style is not None else "", p.text))
+            blocks.append((n, style_name(child.style), p.text))
         elif tag == "tbl":
             for row in Table(child, document).rows:
                 n += 1
