@@ -18,15 +18,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch, Rectangle
 
-from .figures import save_figure
 from .tables import read_results_tsv
+
+if TYPE_CHECKING:   # matplotlib is imported where a figure is drawn: cfir.smk imports this module at load
+    from matplotlib.figure import Figure
 
 log = logging.getLogger("qualflow.cfir")
 
@@ -75,6 +75,9 @@ def plot_heatmap(ratings: pd.DataFrame, sites: pd.DataFrame, waves: Sequence[str
                  group_values: Sequence[str] = (), group_labels: Mapping[str, str] | None = None
                  ) -> tuple[Figure, pd.DataFrame]:
     """Construct × site heatmap, one panel per wave (module docstring)."""
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch, Rectangle
+
     data = heatmap_data(ratings, sites, waves, group, group_values)
     site_rows = _site_order(sites, group, group_values)
     cons = list(dict.fromkeys(data["construct"]))
@@ -158,6 +161,8 @@ def plot_before_after(ratings: pd.DataFrame, domain: str, domain_label: str, wav
                       wave_labels: Mapping[str, str], sites: pd.DataFrame, labels: Mapping[str, str]
                       ) -> tuple[Figure, pd.DataFrame]:
     """Before → after per construct and site for one domain (module docstring)."""
+    from matplotlib.figure import Figure
+
     site_ids = list(sites["site"])
     names = dict(zip(sites["site"], sites["name"]))
     data = before_after_data(ratings, domain, waves, site_ids)
@@ -221,6 +226,8 @@ def write_cfir_figures(ratings: str, sites: str, waves: Sequence[Mapping], domai
     ``waves``: the config's waves (id, label); ``domains``: the codebook's themes (id, label);
     ``group``: the comparison group the heatmap groups sites by (id, values, value_labels) or None.
     """
+    from .figures import save_figure
+
     r = read_results_tsv(ratings)
     s = read_results_tsv(sites)
     wave_ids = [w["id"] for w in waves]
