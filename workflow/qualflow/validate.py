@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 
@@ -33,6 +34,7 @@ class Study:
     transcripts: dict[str, Transcript] = field(default_factory=dict)   # by path
     design: Design = field(default_factory=Design)
     site_waves: pd.DataFrame | None = None
+    codebook: object | None = None   # the checked codebook.Codebook (a full load with a codebook), for rule params
 
     @property
     def site_ids(self) -> list[str]:
@@ -43,7 +45,7 @@ class Study:
 
 
 def load_study(config: dict, base: str | Path = ".", config_path: str | Path | None = None,
-               full: bool = True) -> Study:
+               full: bool = True, read: Callable[[SourceFile], Transcript] | None = None) -> Study:
     """Read and cross-check every input named by the config; raise InputError with all problems.
 
     Paths stay relative to ``base`` (the working directory Snakemake runs in: the study folder) so
@@ -52,7 +54,8 @@ def load_study(config: dict, base: str | Path = ".", config_path: str | Path | N
     relative to ``base`` too. ``full=False`` is for a cluster job re-reading the Snakefile: the main
     process has already checked everything before it submitted the job, so the codebook, the
     codings, the speakers and the waves are not checked again; the tables, the file lists and the
-    transcripts (each transcript's wave is a param of the jobs) are still read.
+    transcripts (each transcript's wave is a param of the jobs) are still read. ``read(src)`` reads
+    one transcript (default: parse it; ``study_cache`` passes one that re-uses unchanged ones).
     """
     base = Path(base)
     p = lambda key: Path(config[key]) if base == Path(".") else base / config[key]  # noqa: E731
@@ -97,7 +100,7 @@ def load_study(config: dict, base: str | Path = ".", config_path: str | Path | N
     transcripts: dict[str, Transcript] = {}
     for src in sources:
         try:
-            t = read_transcript(src.path, src.site)   # a job too: the DAG's params carry each wave
+            t = read(src) if read else read_transcript(src.path, src.site)   # a job too: params carry waves
         except InputError as e:
             problems.extend(e.problems)
             continue
@@ -113,7 +116,7 @@ def load_study(config: dict, base: str | Path = ".", config_path: str | Path | N
         problems.extend(_codings_problems(config, p("codings_dir"), book, transcripts))
     if problems:
         raise InputError.collect(problems)
-    return Study(config, sites, people, identifiers, sources, transcripts, design, site_waves)
+    return Study(config, sites, people, identifiers, sources, transcripts, design, site_waves, book)
 
 
 def _codings_problems(config: dict, codings_dir: Path, book, transcripts: dict[str, Transcript]) -> list[Problem]:
@@ -251,10 +254,20 @@ def config_file_in_study(files: list, cwd: str | Path | None = None) -> str:
 
 
 def load_study_or_exit(config: dict, base: str | Path = ".", config_path: str | Path | None = None,
-                       full: bool = True) -> Study:
-    """For the Snakefile: print one line per problem and exit 1 instead of a traceback."""
+                       full: bool = True, cache_file: str | Path | None = None) -> Study:
+    """For the Snakefile: print one line per problem and exit 1 instead of a traceback.
+
+    ``cache_file`` (relative to ``base``): load through ``qualflow.study_cache``, so an unchanged
+    study is not checked again and a changed transcript is the only one parsed again."""
+    from functools import partial
+
     try:
-        return load_study(config, base, config_path, full)
+        if cache_file is None:
+            return load_study(config, base, config_path, full)
+        from .study_cache import cached_load
+
+        return cached_load(partial(load_study, config, base, config_path, full), config, base, config_path,
+                           full, cache_file)
     except InputError as e:
         for problem in e.problems:
             print(problem, file=sys.stderr)

@@ -14,9 +14,15 @@ from qualflow.validate import config_file_in_study, load_study_or_exit, write_si
 CONFIG_FILE = config_file_in_study(
     list(workflow.overwrite_configfiles or ()) or list(workflow.configfiles)
 )
+RESTRICTED = config.get("restricted_out", "restricted")
 # A job (a cluster job, or Snakemake's own subprocess) re-reads this Snakefile: the main process has
 # validated everything before submitting it, so a job does not check again (docs/DESIGN.md, stage 1).
-STUDY = load_study_or_exit(config, config_path=CONFIG_FILE, full=workflow.is_main_process)
+# The check's result is cached by the content of every input and qualflow's code
+# (.snakemake/qualflow/study.pickle, qualflow.study_cache; it holds the raw transcripts, so it is
+# private to the study folder like restricted/): an unchanged study is not checked again, a changed
+# transcript is the only one parsed again, and any problem is found by a full check.
+STUDY = load_study_or_exit(config, config_path=CONFIG_FILE, full=workflow.is_main_process,
+                           cache_file=".snakemake/qualflow/study.pickle")
 SITES = STUDY.site_ids
 # The study's waves, roles and comparison groups (config), with each site's group values and each
 # transcript's wave, passed to the stages after validation as params (design.design_params).
@@ -28,7 +34,6 @@ DESIGN = design_params(
 )
 
 EN = config.get("english", "en")
-RESTRICTED = config.get("restricted_out", "restricted")
 # Per-site slices of sites.tsv, roster and identifiers (restricted/inputs/<site>/): a site's jobs
 # depend on its own rows only, so adding a site does not re-run the others.
 SITE_INPUTS = write_site_inputs(config, SITES, f"{RESTRICTED}/inputs")

@@ -5,7 +5,8 @@
 from qualflow.codebook import load_codebook as _load_codebook
 from qualflow.framework import case_pages as _case_pages
 
-_BOOK = _load_codebook(config.get("codebook", "config/codebook.yaml"))  # checked at load already
+# checked at load already (common.smk's STUDY holds it; a job's partial check does not load it)
+_BOOK = STUDY.codebook or _load_codebook(config.get("codebook", "config/codebook.yaml"))
 #: The codebook as plain data for rule params: codes with their theme and parent, themes in order.
 CODEBOOK_CODES = [
     dict(id=c.id, label=c.label, theme=c.theme, parent=c.parent, origin=c.origin) for c in _BOOK.codes
