@@ -37,3 +37,30 @@ def test_roster_participant_who_never_speaks_is_reported(mini_study):
                              for t in study.transcripts.values() for turn in t.turns if turn.kind == "speech"])
     silent = silent_participants(study.people, speakers)
     assert [(p.site, p.participant) for p in silent] == [("alpha", "3")]
+
+
+def test_the_speakers_tables_change_with_who_speaks_not_with_the_words(mini_study, tmp_path):
+    """Table 2's per-site input (written at load): an edit of the words keeps the file (its mtime too,
+    so `participants` does not re-run); a new speaker label rewrites it."""
+    import os
+
+    from qualflow.validate import write_site_speakers
+
+    config = yaml.safe_load((mini_study / "config/mini.yaml").read_text())
+    out = tmp_path / "inputs"
+    paths = write_site_speakers(load_study(config, mini_study), out)
+    beta = (out / "beta/speakers.tsv").read_text(encoding="utf-8")
+    assert paths["beta"] == str(out / "beta/speakers.tsv")
+    assert beta == ("transcript\tlang\tkind\twave\tspeaker\n"
+                    "FG1\ten\tfocus_group\t\tIsaac M.\nFG1\ten\tfocus_group\t\tSarah N.\nFG1\ten\tfocus_group\t\tDenis O.\n"
+                    "FG1\tlg\tfocus_group\t\tIsaac M.\nFG1\tlg\tfocus_group\t\tSarah N.\nFG1\tlg\tfocus_group\t\tDenis O.\n"
+                    "INT1\ten\tinterview\t\tIsaac M.\nINT1\ten\tinterview\t\tMercy K.\n")
+    os.utime(out / "beta/speakers.tsv", (1, 1))
+    f = mini_study / "data/raw/beta/FG1.en.txt"
+    f.write_text(f.read_text(encoding="utf-8").replace("True.", "Quite true."), encoding="utf-8")
+    write_site_speakers(load_study(config, mini_study), out)
+    assert (out / "beta/speakers.tsv").stat().st_mtime == 1
+    f.write_text(f.read_text(encoding="utf-8").replace("Denis O.: Quite", "Okello: Quite"), encoding="utf-8")
+    write_site_speakers(load_study(config, mini_study), out)
+    assert (out / "beta/speakers.tsv").stat().st_mtime > 1
+    assert "FG1\ten\tfocus_group\t\tOkello\n" in (out / "beta/speakers.tsv").read_text(encoding="utf-8")

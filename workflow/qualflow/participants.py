@@ -191,11 +191,13 @@ CAPTION = "Table 2. Focus group participants"
 WAVE_CAPTION = "Focus group participants by site and wave"
 
 
-def write_table2(sites_path: str, roster_path: str, index_paths: list[str], turn_paths: list[str],
-                 output, design: dict | None = None) -> pd.DataFrame:
+def write_table2(sites_path: str, roster_path: str, speaker_paths: list[str], output,
+                 design: dict | None = None) -> pd.DataFrame:
     """Read inputs, warn about roster participants who never speak, write Table 2 as TSV, MD, HTML;
     for a study with waves also the table by site and wave (``output.waves_tsv``/``_md``/``_html``).
 
+    ``speaker_paths``: each site's ``restricted/inputs/<site>/speakers.tsv`` (written at load,
+    ``validate.write_site_speakers``): transcript, lang, kind, wave and speaker label per file.
     ``design``: the study's design as rule params (``design.design_params``): roles and waves.
     """
     import logging
@@ -207,14 +209,11 @@ def write_table2(sites_path: str, roster_path: str, index_paths: list[str], turn
     log = logging.getLogger("qualflow.participants")
     sites = read_sites(sites_path)
     people = read_roster(roster_path, sites)
-    transcripts = pd.concat([read_results_tsv(p).assign(site=Path(p).parent.name) for p in index_paths])
-    speakers = []
-    for path in turn_paths:
-        turns = read_results_tsv(path)
-        speakers.append(pd.DataFrame({"site": Path(path).parent.name,
-                                      "transcript": Path(path).name.split(".")[0],
-                                      "speaker": turns.loc[turns["kind"] == "speech", "speaker"]}))
-    for p in silent_participants(people, pd.concat(speakers)):
+    files = pd.concat([read_results_tsv(p).assign(site=Path(p).parent.name) for p in speaker_paths],
+                      ignore_index=True)
+    transcripts = files.drop_duplicates(["site", "transcript", "lang"])[["site", "transcript", "lang", "kind", "wave"]]
+    speakers = files.loc[files["speaker"] != "", ["site", "transcript", "speaker"]]
+    for p in silent_participants(people, speakers):
         log.warning("roster line %d: participant %s of %s is listed for %s but never speaks in it",
                     p.line, p.participant, p.site, "|".join(p.transcripts))
     d = design_from_params(design)

@@ -219,6 +219,35 @@ def write_site_inputs(config: dict, sites: list[str], out_dir: str | Path) -> di
     return out
 
 
+#: restricted/inputs/<site>/speakers.tsv: one row per transcript file and speaker label.
+SPEAKER_COLUMNS = ["transcript", "lang", "kind", "wave", "speaker"]
+
+
+def write_site_speakers(study: Study, out_dir: str | Path) -> dict[str, str]:
+    """Each site's transcript files (kind, wave) and who speaks in them (raw labels: restricted).
+
+    All that Table 2 needs from the transcripts, from the load's own parse: the ``participants`` rule
+    reads these instead of the parsed turn tables, so an edit of a transcript's words does not re-run
+    it (a new speaker label, kind or wave does). A file with no speech has one row with no speaker. A
+    table is rewritten only when its content changes. Returns the paths per site.
+    """
+    from .tables import write_text
+
+    out: dict[str, str] = {}
+    for site in study.site_ids:
+        rows = []
+        for src in sorted(study.files(site), key=lambda s: (s.transcript, s.lang)):
+            t = study.transcripts[src.path]
+            speakers = list(dict.fromkeys(x.speaker for x in t.turns if x.kind == "speech")) or [""]
+            rows += [[t.transcript, t.lang, t.kind, str(t.meta.get("wave", "")), sp] for sp in speakers]
+        text = pd.DataFrame(rows, columns=SPEAKER_COLUMNS).to_csv(sep="\t", index=False, lineterminator="\n")
+        target = Path(out_dir) / site / "speakers.tsv"
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            write_text(text, target)
+        out[site] = str(target)
+    return out
+
+
 def _records_with_lines(text: str) -> tuple[tuple[list[str], str] | None, list[tuple[list[str], str]]]:
     """Parse a TSV as read_tsv does, keeping each record's own source lines (a quoted cell may span
     lines). Returns (header cells, header text) and [(cells, text)] for the non-blank rows."""

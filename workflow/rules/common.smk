@@ -8,7 +8,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from qualflow.design import design_params
-from qualflow.validate import config_file_in_study, load_study_or_exit, write_site_inputs
+from qualflow.validate import (config_file_in_study, load_study_or_exit, write_site_inputs,
+                               write_site_speakers)
 
 # The config file in force (the last --configfile, else the Snakefile's), relative to the study.
 CONFIG_FILE = config_file_in_study(
@@ -37,6 +38,10 @@ EN = config.get("english", "en")
 # Per-site slices of sites.tsv, roster and identifiers (restricted/inputs/<site>/): a site's jobs
 # depend on its own rows only, so adding a site does not re-run the others.
 SITE_INPUTS = write_site_inputs(config, SITES, f"{RESTRICTED}/inputs")
+# ... and each site's transcripts and speaker labels (restricted/inputs/<site>/speakers.tsv), from the
+# load's parse: Table 2 reads these, so editing a transcript's words does not re-run it.
+for _site, _path in write_site_speakers(STUDY, f"{RESTRICTED}/inputs").items():
+    SITE_INPUTS[_site]["speakers"] = _path
 
 
 def site_files(site):

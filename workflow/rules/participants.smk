@@ -1,11 +1,12 @@
 # Stage 7 (participants): Table 2 from the roster, cross-checked against who speaks; for a study
-# with waves also the participants by site and wave.
+# with waves also the participants by site and wave. Who speaks in which transcript comes from the
+# load (restricted/inputs/<site>/speakers.tsv, common.smk), not from the parsed turns, so editing a
+# transcript's words does not re-run Table 2.
 rule participants:
     input:
         sites=config["sites"],
         roster=config["roster"],
-        indexes=[parsed_index(site) for site in SITES],
-        turns=[f for site in SITES for f in parsed(site)],
+        speakers=[SITE_INPUTS[site]["speakers"] for site in SITES],
     output:
         tsv=report("results/tables/table2.tsv", caption="../report/table2.rst", category="Participants"),
         md="results/tables/table2.md",

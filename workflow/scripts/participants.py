@@ -7,6 +7,6 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 from qualflow.participants import write_table2
 from qualflow.runner import run
 
-run(lambda: write_table2(snakemake.input.sites, snakemake.input.roster, snakemake.input.indexes,  # noqa: F821
-                         snakemake.input.turns, snakemake.output, snakemake.params.design),  # noqa: F821
+run(lambda: write_table2(snakemake.input.sites, snakemake.input.roster, snakemake.input.speakers,  # noqa: F821
+                         snakemake.output, snakemake.params.design),  # noqa: F821
     snakemake.log[0])  # noqa: F821
