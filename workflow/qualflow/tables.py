@@ -19,7 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import jsonschema
 import numpy as np
 import pandas as pd
 import yaml
@@ -133,11 +132,15 @@ def validate_frame(df: pd.DataFrame, schema: dict, path: str | Path) -> None:
     if missing:
         raise InputError(path, 1, f"missing column(s) {', '.join(missing)}: the header needs "
                                   f"{', '.join(required)}")
-    validator = jsonschema.Draft202012Validator(schema)
     props = schema.get("properties", {})
     passing = _rows_passing(df, schema)
     if passing is not None:   # only the rows the column checks reject go through jsonschema
         df = df[~passing]
+    if df.empty:
+        return
+    import jsonschema   # here, not at import: every job imports this module, few tables need it
+
+    validator = jsonschema.Draft202012Validator(schema)
     for rec in df.to_dict("records"):
         line = rec.pop("_line", None)
         # Empty optional cells are absent, as in a spreadsheet.
