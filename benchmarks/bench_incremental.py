@@ -74,14 +74,33 @@ def replicate_sites(project: Path, copies: int) -> int:
     return len(ids) * copies
 
 
-def run(project: Path) -> tuple[float, float, dict[str, int]]:
-    """Run the workflow; return its wall time, the CPU time of it and its jobs, and the jobs per rule.
+def job_times(project: Path, since: float) -> dict[str, tuple[float, float]]:
+    """Each rule's (start, end) in the run that began at ``since`` (seconds after it), from Snakemake's
+    own records (.snakemake/metadata: one JSON per output file, with the job's start and end)."""
+    import json
+    out: dict[str, tuple[float, float]] = {}
+    for f in (project / ".snakemake/metadata").iterdir():
+        try:
+            d = json.loads(f.read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            continue
+        if d.get("starttime") and d.get("endtime") and d["starttime"] >= since:
+            s, e = d["starttime"] - since, d["endtime"] - since
+            a, b = out.get(d["rule"], (s, e))
+            out[d["rule"]] = (min(a, s), max(b, e))
+    return out
+
+
+def run(project: Path) -> tuple[float, float, dict[str, int], dict[str, tuple[float, float]]]:
+    """Run the workflow; return its wall time, the CPU time of it and its jobs, the jobs per rule and
+    each rule's (start, end) in seconds after the run started.
 
     CPU time is reported beside the wall because a busy machine stretches the wall of both runs
     unevenly; the CPU time of the same work barely moves."""
     import resource
     exe = Path(sys.executable).parent / "snakemake"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    since = time.time()
     t0 = time.perf_counter()
     proc = subprocess.run([str(exe)], cwd=project,   # profiles/default: the workflow's own profile
                           capture_output=True, text=True)
@@ -92,7 +111,37 @@ def run(project: Path) -> tuple[float, float, dict[str, int]]:
         sys.exit(f"snakemake failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     table = proc.stderr.split("Job stats:", 1)[1].split("\n\n", 1)[0]
     jobs = {k: int(v) for k, v in re.findall(r"^(\S+)\s+(\d+)$", table, flags=re.M) if k != "total"}
-    return wall, cpu, jobs
+    return wall, cpu, jobs, job_times(project, since)
+
+
+def breakdown(wall: float, times: dict[str, tuple[float, float]]) -> str:
+    """Where a run's wall went: Snakemake's start and the workflow load (to the first job), the jobs
+    (busy: at least one running), the gaps between them, and the end (after the last job)."""
+    if not times:
+        return f"no jobs; {wall:.1f} s"
+    spans = sorted(times.values())
+    first, last = spans[0][0], max(e for _, e in spans)
+    busy, cur_s, cur_e = 0.0, *spans[0]
+    for s, e in spans[1:]:
+        if s > cur_e:
+            busy, cur_s, cur_e = busy + cur_e - cur_s, s, e
+        else:
+            cur_e = max(cur_e, e)
+    busy += cur_e - cur_s
+    return (f"to first job {first:.1f} s, jobs running {busy:.1f} s, gaps {last - first - busy:.1f} s, "
+            f"after last job {wall - last:.1f} s; outside jobs {(wall - busy) / wall:.0%} of the wall")
+
+
+def slurm_probe_seconds() -> float:
+    """Seconds the SLURM executor plugin spends at every Snakemake start (it is imported whether or not
+    it is used, and asks ``scontrol show config``, which waits ~9 s when slurm.conf names a
+    controller that is not running). Reported so that a machine in that state is recognised."""
+    import shutil
+    if not shutil.which("sinfo") or not shutil.which("scontrol"):
+        return 0.0
+    t0 = time.perf_counter()
+    subprocess.run(["scontrol", "show", "config"], capture_output=True, timeout=30)
+    return time.perf_counter() - t0
 
 
 def one_word_edit(path: Path) -> str:
@@ -123,18 +172,26 @@ def main() -> None:
             project = Path(tmp) / "project"
             copy_project(project)
             n_sites = replicate_sites(project, args.copies) if args.copies > 1 else 5
-            cold, cold_cpu, cold_jobs = run(project)
+            cold, cold_cpu, cold_jobs, cold_times = run(project)
             edited = one_word_edit(project / "data/synthetic/raw" / args.site / f"{args.transcript}.en.txt")
             time.sleep(1.0)   # a later mtime than every output, as a real edit would have
-            inc, inc_cpu, inc_jobs = run(project)
-            pairs.append((inc / cold, cold, inc, cold_jobs, inc_jobs, edited, cold_cpu, inc_cpu))
+            inc, inc_cpu, inc_jobs, inc_times = run(project)
+            pairs.append((inc / cold, cold, inc, cold_jobs, inc_jobs, edited, cold_cpu, inc_cpu, cold_times,
+                          inc_times))
     pairs.sort(key=lambda p: p[0])
-    ratio, cold, inc, cold_jobs, inc_jobs, edited, cold_cpu, inc_cpu = pairs[len(pairs) // 2]
+    ratio, cold, inc, cold_jobs, inc_jobs, edited, cold_cpu, inc_cpu, cold_times, inc_times = pairs[len(pairs) // 2]
+    probe = slurm_probe_seconds()
     print(f"study: {n_sites} sites; cpus={os.cpu_count()}, 1-minute load average {os.getloadavg()[0]:.2f}; edit: "
           f"data/synthetic/raw/{args.site}/{args.transcript}.en.txt {edited}")
-    print(f"cold run:        {cold:6.1f} s wall, {cold_cpu:6.1f} s CPU, {sum(cold_jobs.values())} jobs")
-    print(f"incremental run: {inc:6.1f} s wall, {inc_cpu:6.1f} s CPU, {sum(inc_jobs.values())} jobs: "
-          f"{', '.join(sorted(inc_jobs))}")
+    if probe > 1:
+        print(f"note: `scontrol show config` took {probe:.1f} s here; the SLURM executor plugin asks it at every "
+              "Snakemake start (a slurm.conf naming a controller that is not running): both runs include it")
+    print(f"cold run:        {cold:6.1f} s wall, {cold_cpu:6.1f} s CPU, {sum(cold_jobs.values())} jobs; "
+          f"{breakdown(cold, cold_times)}")
+    print(f"incremental run: {inc:6.1f} s wall, {inc_cpu:6.1f} s CPU, {sum(inc_jobs.values())} jobs; "
+          f"{breakdown(inc, inc_times)}")
+    print("incremental jobs (s): " + ", ".join(f"{r} {e - s:.1f}" for r, (s, e) in
+                                               sorted(inc_times.items(), key=lambda kv: kv[1])))
     print(f"incremental / cold: {ratio:.0%} of the wall, {inc_cpu / cold_cpu:.0%} of the CPU time"
           + (f" (median of {len(pairs)}: {', '.join(f'{p[0]:.0%}' for p in pairs)})" if len(pairs) > 1 else ""))
 
