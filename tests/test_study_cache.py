@@ -156,3 +156,23 @@ def test_warm_cache_and_a_bad_edit_give_the_same_one_line_exit_1_and_run_nothing
     assert outs[0][0].startswith(f"data/synthetic/raw/kampala/FG2.lg.txt:{line}: speaker 'Nakato S.' is not "
                                  "in the roster for kampala")
     assert outs[0][1] == "qualflow: 1 input problem(s); nothing was run or changed."
+
+
+def test_the_codebook_is_parsed_again_only_when_it_changes(mini_study, monkeypatch):
+    from conftest import ROOT
+    from qualflow import codebook
+
+    shutil.copy2(ROOT / "config/codebook.yaml", mini_study / "config/codebook.yaml")
+    config = _config(mini_study) | {"codebook": "config/codebook.yaml"}
+    loads: list[str] = []
+    real = codebook.load_codebook
+    monkeypatch.setattr(codebook, "load_codebook", lambda path: loads.append(str(path)) or real(path))
+    _age(mini_study)
+    first = _load(mini_study, config).codebook
+    f = mini_study / "data/raw/beta/FG1.en.txt"
+    f.write_text(f.read_text(encoding="utf-8").replace("True.", "Quite true."), encoding="utf-8")
+    assert _load(mini_study, config).codebook == first and len(loads) == 1     # a transcript edit
+    book = mini_study / "config/codebook.yaml"
+    book.write_text(book.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
+    _load(mini_study, config)
+    assert len(loads) == 2

@@ -9,8 +9,9 @@ transcripts, real names included, and is never shared, like ``restricted/``):
 * **whole study** — the checked :class:`~qualflow.validate.Study`, keyed by the content of every input
   the load reads (the config file and the merged config, the tables, every file under the raw and
   codings folders), the load's arguments and qualflow's own code and schemas. Any change misses.
-* **per transcript** — on a miss, a transcript whose file content is unchanged is taken from the cache
-  instead of being parsed again; every check across files (speakers, waves, codings) runs again.
+* **per transcript** — on a miss, a transcript (or the codebook) whose file content is unchanged is
+  taken from the cache instead of being parsed again; every check across files (speakers, waves,
+  codings) runs again.
 
 Only a load without problems is cached, so a bad input is always reported by a full check: the same
 lines, the same exit. A file's content hash is re-used while its size and modification time (ns) are
@@ -151,7 +152,13 @@ def cached_load(load: Callable[..., object], config: dict, base: str | Path, con
             return t
         return read_transcript(src.path, src.site)
 
-    study = load(read=reader)
+    def book_reader(path):
+        from .codebook import load_codebook   # a codebook with problems is never cached: parsed again
+
+        same = old_study is not None and old_study.codebook is not None
+        return old_study.codebook if same and old_hashes.get(str(path)) == hashes(str(path)) else load_codebook(path)
+
+    study = load(read=reader, read_book=book_reader)
     if write and full:
         _write(cache_file, {"layout": LAYOUT, "key": key, "code": code, "full": True, "study": study,
                             "hashes": hashes.seen,

@@ -45,7 +45,8 @@ class Study:
 
 
 def load_study(config: dict, base: str | Path = ".", config_path: str | Path | None = None,
-               full: bool = True, read: Callable[[SourceFile], Transcript] | None = None) -> Study:
+               full: bool = True, read: Callable[[SourceFile], Transcript] | None = None,
+               read_book: Callable[[Path], object] | None = None) -> Study:
     """Read and cross-check every input named by the config; raise InputError with all problems.
 
     Paths stay relative to ``base`` (the working directory Snakemake runs in: the study folder) so
@@ -55,7 +56,8 @@ def load_study(config: dict, base: str | Path = ".", config_path: str | Path | N
     process has already checked everything before it submitted the job, so the codebook, the
     codings, the speakers and the waves are not checked again; the tables, the file lists and the
     transcripts (each transcript's wave is a param of the jobs) are still read. ``read(src)`` reads
-    one transcript (default: parse it; ``study_cache`` passes one that re-uses unchanged ones).
+    one transcript and ``read_book(path)`` the codebook (default: parse them; ``study_cache`` passes
+    readers that re-use unchanged ones).
     """
     base = Path(base)
     p = lambda key: Path(config[key]) if base == Path(".") else base / config[key]  # noqa: E731
@@ -86,7 +88,7 @@ def load_study(config: dict, base: str | Path = ".", config_path: str | Path | N
     if full and config.get("codebook"):
         from .codebook import load_codebook   # stage 1 checks the codebook too, before any job runs
         try:
-            book = load_codebook(p("codebook"))
+            book = (read_book or load_codebook)(p("codebook"))
         except InputError as e:
             problems.extend(e.problems)
     languages = {r.site: r.languages.split(",") for r in sites.itertuples()}
