@@ -176,3 +176,21 @@ def test_the_codebook_is_parsed_again_only_when_it_changes(mini_study, monkeypat
     book.write_text(book.read_text(encoding="utf-8") + "\n# a comment\n", encoding="utf-8")
     _load(mini_study, config)
     assert len(loads) == 2
+
+
+def test_files_the_load_does_not_read_are_never_read_but_new_names_are_seen(mini_study, parses, monkeypatch):
+    """An audio file in a subfolder of a site is not hashed; a new transcript file is found."""
+    write(mini_study / "data/raw/beta/audio/FG1.wav", "RIFF....")
+    _age(mini_study)
+    read: list[str] = []
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or real(self))
+    _load(mini_study)
+    assert "FG1.wav" not in read and "FG1.en.txt" in read
+    roster = mini_study / "data/restricted/roster.tsv"
+    roster.write_text(roster.read_text(encoding="utf-8").replace("alpha\tFG1\t1\t", "alpha\tFG1|FG2\t1\t"),
+                      encoding="utf-8")
+    write(mini_study / "data/raw/alpha/FG2.en.txt", "---\nkind: focus_group\ndate: 2018-10-02\n---\nAnna S.: Hello.\n")
+    parses.clear()
+    study = _load(mini_study)
+    assert parses == ["alpha/FG2.en.txt"] and len(study.transcripts) == 6

@@ -46,18 +46,29 @@ def code_version() -> str:
     return h.hexdigest()
 
 
-def input_files(config: dict, base: Path, config_path: str | Path | None) -> list[str]:
-    """Every file the load reads, named as the load names them (joined to ``base``), sorted."""
+def input_files(config: dict, base: Path, config_path: str | Path | None) -> tuple[list[str], list[str]]:
+    """What the load reads, named as the load names them (joined to ``base``): the files whose content
+    it reads, and the names it only lists (entries of the raw and codings folders that are folders,
+    hidden, or outside ``<folder>/<site or coder>/``, which the load looks at by name only, so that an
+    audio file in a subfolder is never read). Both sorted."""
     at = (lambda x: Path(x)) if base == Path(".") else (lambda x: base / x)  # as load_study does
     files = [str(at(config_path))] if config_path else []
     files += [str(at(config[k])) for k in ("sites", "roster", "identifiers", "codebook", "site_waves")
               if config.get(k)]
+    names: list[str] = []
     for key in ("raw_dir", "codings_dir"):
-        if config.get(key):
-            for dirpath, dirnames, names in os.walk(at(config[key])):
-                dirnames.sort()
-                files += [str(Path(dirpath) / n) for n in sorted(names)]
-    return sorted(dict.fromkeys(files))
+        root = at(config[key]) if config.get(key) else None
+        if root is None or not root.is_dir():
+            continue
+        for entry in sorted(root.iterdir()):
+            names.append(str(entry) + ("/" if entry.is_dir() else ""))
+            if entry.is_dir() and not entry.name.startswith("."):
+                for f in sorted(entry.iterdir()):
+                    if f.is_file() and not f.name.startswith("."):
+                        files.append(str(f))
+                    else:
+                        names.append(str(f) + ("/" if f.is_dir() else ""))
+    return sorted(dict.fromkeys(files)), sorted(names)
 
 
 class _Hashes:
@@ -131,13 +142,14 @@ def cached_load(load: Callable[..., object], config: dict, base: str | Path, con
     cache_file = Path(cache_file) if base == Path(".") else base / cache_file
     old = _read(cache_file)
     hashes = _Hashes(old.get("hashes", {}))
-    files = input_files(config, base, config_path)
+    files, names = input_files(config, base, config_path)
     code = code_version()
     key_h = hashlib.blake2b(digest_size=16)
     key_h.update(json.dumps([code, str(base), str(config_path)]).encode())
     key_h.update(json.dumps(config, sort_keys=True, default=str).encode())
     for f in files:
         key_h.update(f"{f}\0{hashes(f)}\n".encode())
+    key_h.update("\0".join(names).encode())
     key = key_h.hexdigest()
     if old.get("key") == key and (old.get("full") or not full):   # a job may use the full check's result
         old["study"].config = config
