@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import pickle
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -36,9 +37,14 @@ _CODE_DIRS = (Path(__file__).resolve().parent, Path(__file__).resolve().parents[
 
 
 def code_version() -> str:
-    """qualflow's own code and schemas: an upgrade (or a local edit) invalidates every cached load."""
+    """qualflow's own code and schemas, Python and the installed packages (their dist-info names carry
+    the versions): an upgrade, or a local edit, invalidates every cached load."""
+    import pandas as pd
+
     h = hashlib.blake2b(digest_size=16)
-    h.update(f"{LAYOUT}".encode())
+    h.update(f"{LAYOUT}\0{sys.version}".encode())
+    site = Path(pd.__file__).resolve().parents[1]   # the environment's site-packages
+    h.update("\0".join(sorted(n for n in os.listdir(site) if n.endswith(".dist-info"))).encode())
     for d in _CODE_DIRS:
         for p in sorted(d.glob("*")):
             if p.suffix in (".py", ".yaml") and p.is_file():
