@@ -147,3 +147,22 @@ def test_missing_roster_file_is_a_line_not_a_traceback(pristine, tmp_path):
     (project / "data/synthetic/restricted/roster.tsv").unlink()
     assert _rejected(project) == ["data/synthetic/restricted/roster.tsv: does not exist: create it, or fix its path in "
                                   "config/config.yaml"]
+
+
+def test_two_primary_coders_for_a_transcript_are_rejected_at_load(pristine, tmp_path):
+    """Issue 12 item 8: the coding assignments' optional ``primary`` column (the coder each theme
+    count uses) is checked before any job: a bad value, and two primaries for one transcript at the
+    same specificity (an exact row beats a <site>.* row, which beats *)."""
+    project = _copy(pristine, tmp_path)
+    table = project / "data/coding_assignments.tsv"
+    table.write_text("coder\ttranscript\tprimary\tnote\n"
+                     "coder_a\t*\tyes\tcodes every transcript\n"
+                     "coder_b\tkampala.FG2\tyes\tbeats the * row\n"
+                     "coder_b\tdar_es_salaam.FG1\tperhaps\t\n"
+                     "coder_b\tbeer_sheva.FG1\tyes\t\n"
+                     "coder_a\tbeer_sheva.FG1\tyes\tsecond exact row\n"
+                     "coder_b\tulm.FG2\t\t\n", encoding="utf-8")
+    assert _rejected(project) == [
+        "data/coding_assignments.tsv:4: primary 'perhaps' must be yes or no (empty means no)",
+        "data/coding_assignments.tsv:6: two primary coders for beer_sheva.FG1: coder_b (line 5, beer_sheva.FG1) "
+        "and coder_a (beer_sheva.FG1): mark one of them primary, the other 'no'"]

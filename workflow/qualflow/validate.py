@@ -116,6 +116,8 @@ def load_study(config: dict, base: str | Path = ".", config_path: str | Path | N
         problems.extend(_wave_mismatches(transcripts.values(), design))
     if book is not None and config.get("codings_dir"):
         problems.extend(_codings_problems(config, p("codings_dir"), book, transcripts))
+    if full:
+        problems.extend(_primary_problems(config, base, transcripts))
     if problems:
         raise InputError.collect(problems)
     return Study(config, sites, people, identifiers, sources, transcripts, design, site_waves, book)
@@ -135,6 +137,24 @@ def _codings_problems(config: dict, codings_dir: Path, book, transcripts: dict[s
         return []
     return check_codings_at_load(codings_dir, book, english,
                                  (config.get("codes") or {}).get("unmapped", "fail"), config.get("valence"))
+
+
+def _primary_problems(config: dict, base: Path, transcripts: dict[str, Transcript]) -> list[Problem]:
+    """The coding assignments' ``primary`` column (which coder each theme count uses, issue 12):
+    yes/no values and two primaries for one transcript, before any job (qualflow.counting)."""
+    from .counting import primary_problems, read_assignments
+
+    rel = config.get("coding_assignments", "data/coding_assignments.tsv")
+    if not rel:
+        return []
+    path = Path(rel) if base == Path(".") else base / rel
+    if not path.exists():
+        return []
+    try:
+        table = read_assignments(path)
+    except InputError as e:
+        return list(e.problems)
+    return primary_problems(table, str(path), {f"{t.site}.{t.transcript}" for t in transcripts.values()})
 
 
 def _wave_mismatches(transcripts, design: Design) -> list[Problem]:
