@@ -176,13 +176,42 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def run_stage(project: Path, min_chars: int = 40) -> tuple[Path, Path]:
+COVERAGE_TSV = ("site\ttranscript\twave\tcoder\tsource\tn_codings\tn_units\n"
+                "alpha\talpha.FG1\t\tcoder_a\ttsv\t3\t3\n"
+                "alpha\talpha.FG1\t\tcoder_b\ttsv\t2\t2\n"
+                "alpha\talpha.FG2\t\tcoder_a\ttsv\t1\t1\n"
+                "beta\tbeta.FG1\t\tcoder_a\ttsv\t3\t2\n"
+                "beta\tbeta.FG1\t\tcoder_b\ttsv\t1\t1\n"
+                "beta\tbeta.INT1\t\tcoder_a\ttsv\t1\t1\n"
+                "gamma\tgamma.FG1\t\tcoder_a\ttsv\t0\t0\n")
+
+
+def run_stage(project: Path, min_chars: int = 40, count: str = "primary",
+              assignments: Path | None = None) -> tuple[Path, Path]:
+    """The themes stage on the hand-made study, as the rule runs it; returns the matrix and the
+    quote pages' folder (index.md, <site>/<theme>.md)."""
     turns = sorted(str(p) for p in (project / "results/pseudonymised").glob("*/*.en.tsv"))
-    matrix, quotes = project / "results/themes/theme_matrix.tsv", project / "results/themes/quotes.md"
+    matrix, quotes = project / "results/themes/theme_matrix.tsv", project / "results/themes/quotes"
+    coverage = project / "results/codes/coverage.tsv"
+    if not coverage.exists():
+        write(coverage, COVERAGE_TSV)
+    themes = th.read_themes(project / "results/codes/themes.tsv")["theme"]
+    sites = read_sites(project / "config/sites.tsv")["site"]
     th.write_themes(project / "results/codes/codings.tsv", project / "results/codes/themes.tsv",
                     project / "config/sites.tsv", project / "data/restricted/roster.tsv", turns, min_chars,
-                    matrix, quotes, design_for(project / "config/sites.tsv"))
+                    matrix, quotes, design_for(project / "config/sites.tsv"), coverage=coverage,
+                    assignments=assignments, count=count,
+                    transcripts_out=project / "results/themes/transcripts.tsv",
+                    summary_out=project / "results/themes/summary.md",
+                    quote_pages=[quotes / s / f"{t}.md" for s in sites for t in themes])
     return matrix, quotes
+
+
+def quote_lines(quotes: Path, theme: str) -> list[str]:
+    """Every quote line of a theme over the site pages, in site (sites.tsv) then page order."""
+    order = {s: i for i, s in enumerate(["alpha", "beta", "gamma"])}
+    pages = sorted(quotes.glob(f"*/{theme}.md"), key=lambda p: order.get(p.parent.name, 99))
+    return [l for p in pages for l in p.read_text(encoding="utf-8").splitlines() if l.startswith("- ")]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -320,29 +349,93 @@ def test_non_overlapping_spans_stay_separate_quotes() -> None:
 
 
 def test_write_themes_outputs(project: Path) -> None:
+    """(changed: issue 12 item 8) each transcript counts from its counted coder only: coder_a, the
+    lead coder (codes all 5 transcripts), so the double-coded quotes list coder_a alone and
+    the beta.FG1 turn 2 quote is coder_a's span, not the union with coder_b's; (changed: issue 14)
+    the quotes are an index and one page per site and theme, not one quotes.md."""
     matrix, quotes = run_stage(project)
     m = pd.read_csv(matrix, sep="\t", dtype=str, keep_default_na=False)
     row = m[(m["theme"] == "T1") & (m["level"] == "setting") & (m["name"] == "low-income")].iloc[0]
     assert (row["coded_units"], row["transcripts"], row["transcripts_total"], row["participants"],
-            row["participants_total"], row["units_per_1000_words"]) == ("2", "1", "3", "2", "4", "40")
-    text = quotes.read_text(encoding="utf-8")
-    section = text.split("## 1. Community and staff attitudes\n", 1)[1].split("\n## 2.", 1)[0]
-    lines = [l for l in section.splitlines() if l.startswith("- ")]
-    assert lines == [
+            row["participants_total"], row["units_per_1000_words"], row["status"]) == (
+        "2", "1", "3", "2", "4", "40", "coded")
+    # low-income: beta FG1 (P09, P12) and gamma FG1 (P01) are focus groups, beta INT1 (P03) an interview
+    assert (row["focus_groups_total"], row["fg_participants"], row["fg_participants_total"],
+            row["interviews_total"], row["interviewees"], row["interviewees_total"]) == ("2", "2", "3", "1", "0", "1")
+    # alpha FG1 turn 5 was coded by coder_b only: not a unit now (alpha T1 had 2 units as the union)
+    alpha = m[(m["theme"] == "T1") & (m["site"] == "alpha")].iloc[0]
+    assert (alpha["coded_units"], alpha["participants"]) == ("1", "1")
+    assert quote_lines(quotes, "T1") == [
         '- "Stigma is everywhere in our clinic and doctors do not trust peers." [#1, Alphaville, PSW] '
-        '(alpha.FG1, turn 2; coders: coder_a, coder_b)',
-        '- "When it comes to class, mental health patients are considered second-hand citizens. So we are '
-        'marginalised among the marginalised." [#9, Betatown, PSW] (beta.FG1, turn 2; coders: coder_a, coder_b)',
+        '(alpha.FG1, turn 2; coders: coder_a)',
+        '- "When it comes to class, mental health patients are considered second-hand citizens." '
+        '[#9, Betatown, PSW] (beta.FG1, turn 2; coders: coder_a)',
         '- "We are rejected at [HOSPITAL_01] and they don\'t welcome you, they avoid you." [#12, Betatown, PSW] '
         '(beta.FG1, turn 3; coders: coder_a)',
     ]
+    index = (quotes / "index.md").read_text(encoding="utf-8")
+    section = index.split("## 1. Community and staff attitudes\n", 1)[1].split("\n## 2.", 1)[0]
     assert "*Attitudes towards mental illness.*" in section
-    assert "## 3. Peer support network\n\n_No quotes._\n" in text
-    assert '[#3, Alphaville, Manager] (alpha.FG2, turn 2; coders: coder_a)' in text
-    # deterministic: a second run gives the same bytes
-    before = matrix.read_bytes(), quotes.read_bytes()
+    assert "| Alphaville | 1 | [alpha/T1.md](alpha/T1.md) |" in section
+    assert "| Betatown | 2 | [beta/T1.md](beta/T1.md) |" in section
+    assert "| All sites | 3 | |" in section
+    assert (quotes / "alpha/T3.md").read_text(encoding="utf-8").endswith("\n_No quotes._\n")
+    assert '[#3, Alphaville, Manager] (alpha.FG2, turn 2; coders: coder_a)' in quote_lines(quotes, "T2")[0]
+    t = pd.read_csv(project / "results/themes/transcripts.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert list(t["transcript"]) == ["alpha.FG1", "alpha.FG2", "beta.FG1", "beta.INT1", "gamma.FG1"]
+    assert list(t["counted_coder"]) == ["coder_a"] * 5 and set(t["counted_by"]) == {"lead coder"}
+    assert list(t["kind"]) == ["focus group", "focus group", "focus group", "interview", "focus group"]
+    assert list(t["participants"]) == ["2", "1", "2", "1", "1"]
+    summary = (project / "results/themes/summary.md").read_text(encoding="utf-8")
+    assert ("6 focus-group participants in 4 focus groups and 1 interviewee in 1 interview" in summary
+            and "**Not coded:** none" in summary)
+    # deterministic: a second run gives the same bytes, every file of the stage
+    files = sorted(p for p in (project / "results/themes").rglob("*") if p.is_file())
+    assert len(files) == 3 + 1 + 9
+    before = [p.read_bytes() for p in files]
     run_stage(project)
-    assert (matrix.read_bytes(), quotes.read_bytes()) == before
+    assert [p.read_bytes() for p in files] == before
+
+
+def test_union_count_keeps_the_old_rule(project: Path) -> None:
+    """themes: count: union: every coder's codings (alpha FG1 turn 5 by coder_b counts again)."""
+    matrix, quotes = run_stage(project, count="union")
+    m = pd.read_csv(matrix, sep="\t", dtype=str, keep_default_na=False)
+    alpha = m[(m["theme"] == "T1") & (m["site"] == "alpha")].iloc[0]
+    assert alpha["coded_units"] == "2"
+    assert any("coders: coder_a, coder_b" in l for l in quote_lines(quotes, "T1"))
+
+
+def test_a_site_without_codings_is_not_coded_not_zero(project: Path, caplog) -> None:
+    """Issue 12 item 7: gamma sends its codings late (no coder in coverage.tsv). Its rows say "not
+    coded" with empty counts, the low-income denominators are beta's alone, and the run warns once,
+    naming the transcript."""
+    cov = project / "results/codes/coverage.tsv"
+    write(cov, "".join(l + "\n" for l in COVERAGE_TSV.splitlines() if not l.startswith("gamma")))
+    with caplog.at_level("WARNING", logger="qualflow.themes"):
+        matrix, quotes = run_stage(project)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "gamma.FG1" in warnings[0] and "not coded" in warnings[0]
+    m = pd.read_csv(matrix, sep="\t", dtype=str, keep_default_na=False)
+    g = m[m["site"] == "gamma"]
+    assert set(g["status"]) == {"not coded"}
+    assert set(g["coded_units"]) == set(g["participants_total"]) == set(g["units_per_1000_words"]) == {""}
+    assert set(g["transcripts_not_coded"]) == {"1"}
+    low = m[(m["level"] == "setting") & (m["name"] == "low-income") & (m["theme"] == "T1")].iloc[0]
+    beta = m[(m["site"] == "beta") & (m["theme"] == "T1")].iloc[0]
+    cols = ["coded_units", "transcripts", "transcripts_total", "participants", "participants_total",
+            "fg_participants", "fg_participants_total", "participant_words", "units_per_1000_words"]
+    assert [low[c] for c in cols] == [beta[c] for c in cols]          # 2/3 participants, not 2/4
+    assert (low["participants"], low["participants_total"], low["status"]) == ("2", "3", "partly coded (2 of 3)")
+    assert "gamma.FG1" in (project / "results/themes/summary.md").read_text(encoding="utf-8")
+    assert "| Gammaburg | not coded |" in (quotes / "index.md").read_text(encoding="utf-8")
+    assert "not coded yet" in (quotes / "gamma/T1.md").read_text(encoding="utf-8")
+    # the figures draw a labelled hatched "not coded" cell, not a 0
+    mm = figures.read_matrix(matrix)
+    fig, data = figures.plot_themes_by_site(mm, SETTING)
+    texts = _svg_texts(figures.figure_bytes(fig, "svg"))
+    assert "not" in texts["cell:T1:gamma"] and "coded" in texts["cell:T1:gamma"]
+    assert set(data.loc[data["site"] == "gamma", "status"]) == {"not coded"}
 
 
 def test_write_themes_writes_nothing_on_bad_input(project: Path) -> None:
@@ -376,9 +469,11 @@ def matrix(project: Path) -> pd.DataFrame:
 
 
 def test_income_figure_plots_the_matrix(matrix: pd.DataFrame) -> None:
+    """(changed: issue 12 item 8) the figure draws focus-group participants and interviewees in two
+    panels (Table 2 counts focus-group participants), each bar labelled with the matrix's numbers."""
     fig, data = figures.plot_themes_by_group(matrix, SETTING)
     setting = matrix[matrix["level"] == "setting"]
-    for measure in ("transcripts", "participants"):
+    for measure in ("transcripts", "participants", "fg_participants", "interviewees"):
         d = data[data["measure"] == measure]
         assert list(d["setting"][:2]) == ["low-income", "high-income"]
         assert list(d["count"]) == list(setting[measure])
@@ -386,12 +481,17 @@ def test_income_figure_plots_the_matrix(matrix: pd.DataFrame) -> None:
     d = data.set_index(["measure", "theme", "setting"])
     assert d.loc[("transcripts", "T1", "low-income"), "label"] == "1/3"
     assert d.loc[("participants", "T2", "high-income"), "share"] == pytest.approx(2 / 3)
+    assert d.loc[("fg_participants", "T1", "low-income"), "label"] == "2/3"
+    assert d.loc[("interviewees", "T2", "low-income"), "label"] == "1/1"
+    assert d.loc[("interviewees", "T2", "high-income"), "label"] == "none"     # alpha has no interviews
     svg = figures.figure_bytes(fig, "svg")
     texts = _svg_texts(svg)
     for r in setting.itertuples():
-        assert texts[f"count:participants:{r.setting}:{r.theme}"] == f"{r.participants}/{r.participants_total}"
+        assert texts[f"count:fg_participants:{r.setting}:{r.theme}"] == f"{r.fg_participants}/{r.fg_participants_total}"
+        iv = f"{r.interviewees}/{r.interviewees_total}" if r.interviewees_total else "none"
+        assert texts[f"count:interviewees:{r.setting}:{r.theme}"] == iv
     # issue 12: the transcripts panel (~100 % everywhere) is not drawn, and the title is the caption's
-    assert len([k for k in texts if k.startswith("count:")]) == len(setting)
+    assert len([k for k in texts if k.startswith("count:")]) == 2 * len(setting)
     assert b"Themes by" not in svg
 
 
@@ -497,11 +597,23 @@ def test_published_pattern_normalisation() -> None:
     assert not published_pattern("we are rejected").search(_norm("we were rejected"))
 
 
+def demo_quote_sections(demo: Path) -> dict[int, list[dict]]:
+    """Every quote page of the demo (results/themes/quotes/<site>/<theme>.md) by theme number."""
+    themes = pd.read_csv(demo / "results/codes/themes.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sites = pd.read_csv(demo / "config/sites.tsv", sep="\t", dtype=str, keep_default_na=False)["site"]
+    text = []
+    for n, theme in enumerate(themes["theme"], start=1):
+        text.append(f"## {n}. {theme}")
+        for site in sites:
+            page = (demo / f"results/themes/quotes/{site}/{theme}.md").read_text(encoding="utf-8")
+            text += [l for l in page.splitlines() if l.startswith("- ")]
+    return parse_quotes_md("\n".join(text))
+
+
 def test_published_quotes_in_quotes_md(demo: Path) -> None:
-    path = demo / "results/themes/quotes.md"
     published = pd.read_csv(ROOT / "tests/data/published_quotes.tsv", sep="\t", dtype=str, keep_default_na=False)
     assert len(published) == 30
-    sections = parse_quotes_md(path.read_text(encoding="utf-8"))
+    sections = demo_quote_sections(demo)
     missing = []
     for r in published.itertuples():
         pat = published_pattern(r.text)
@@ -512,3 +624,95 @@ def test_published_quotes_in_quotes_md(demo: Path) -> None:
             where = "; ".join(f"[#{q['num']}, {q['site']}, {q['desc']}]" for q in hits) or "no matching text"
             missing.append(f"quote {r.quote} (theme {r.theme_number}, #{r.participant} {r.site}): {where}")
     assert not missing, "\n".join(missing)
+
+
+# ----------------------------------------------------------------------------------------------
+# the demo study: denominators match Table 2; a site whose codings are late is "not coded"
+# ----------------------------------------------------------------------------------------------
+
+def _demo_stage(demo: Path, out: Path, coverage: Path | None = None, codings: Path | None = None) -> Path:
+    """The demo's themes stage again, as its rule runs it, writing under ``out``."""
+    import yaml
+    from qualflow.validate import load_study
+    from qualflow.design import design_params as dparams
+    res = demo / "results"
+    cfg = yaml.safe_load((demo / "config/config.yaml").read_text(encoding="utf-8"))
+    sites = read_sites(demo / cfg["sites"])
+    theme_ids = list(th.read_themes(res / "codes/themes.tsv")["theme"])
+    turns = sorted(str(p) for p in (res / "pseudonymised").glob("*/*.en.tsv"))
+    design = dparams(load_design(cfg), sites, None, {})
+    th.write_themes(codings or res / "codes/codings.tsv", res / "codes/themes.tsv", demo / cfg["sites"],
+                    demo / cfg["roster"], turns, 40, out / "theme_matrix.tsv", out / "quotes", design,
+                    coverage=coverage or res / "codes/coverage.tsv", assignments=demo / "data/coding_assignments.tsv",
+                    transcripts_out=out / "transcripts.tsv", summary_out=out / "summary.md",
+                    quote_pages=[out / "quotes" / s / f"{t}.md" for s in sites["site"] for t in theme_ids])
+    return out / "theme_matrix.tsv"
+
+
+def test_demo_focus_group_denominators_equal_table2(demo: Path) -> None:
+    """Issue 12 item 8: per setting and in total, the matrix's focus-group participants and focus
+    groups are Table 2's (86 in 12), interviewees apart (3 in 3); the group figure's bar labels are the
+    matrix's numbers (read from the function that draws it)."""
+    t2 = pd.read_csv(ROOT.parent / "shared/reference/table2_published.tsv", sep="\t", dtype=str) \
+        if (ROOT.parent / "shared/reference/table2_published.tsv").exists() else \
+        pd.read_csv(demo / "results/tables/table2.tsv", sep="\t", dtype=str)
+    ours = pd.read_csv(demo / "results/tables/table2.tsv", sep="\t", dtype=str)
+    assert ours.equals(t2)
+    sites = pd.read_csv(demo / "config/sites.tsv", sep="\t", dtype=str, keep_default_na=False)
+    setting_of = dict(zip(sites["name"], sites["setting"]))
+    per = t2[t2["site"] != "Total"].assign(setting=lambda d: d["site"].map(setting_of))
+    want = per.assign(n=per["n"].astype(int), fg=per["focus_groups"].astype(int)).groupby("setting")[["n", "fg"]].sum()
+    m = figures.read_matrix(demo / "results/themes/theme_matrix.tsv")
+    for value, row in want.iterrows():
+        rows = m[(m["level"] == "setting") & (m["name"] == value)]
+        assert set(rows["fg_participants_total"]) == {row["n"]}, value
+        assert set(rows["focus_groups_total"]) == {row["fg"]}, value
+    total = m[m["level"] == "all"].iloc[0]
+    assert (total["fg_participants_total"], total["focus_groups_total"]) == (86, 12)
+    assert (total["interviewees_total"], total["interviews_total"]) == (3, 3)
+    assert (total["participants_total"], total["transcripts_total"]) == (89, 15)
+    assert set(m["status"]) == {"coded"}
+    group = load_design(__import__("yaml").safe_load((demo / "config/config.yaml").read_text())).groups[0]
+    _fig, data = figures.plot_themes_by_group(m, group)
+    rows = m[m["level"] == group.id]
+    d = data[data["measure"] == "fg_participants"]
+    assert list(d["label"]) == [f"{a}/{b}" for a, b in zip(rows["fg_participants"], rows["fg_participants_total"])]
+    summary = (demo / "results/themes/summary.md").read_text(encoding="utf-8")
+    assert "86 focus-group participants in 12 focus groups and 3 interviewees in 3 interviews" in summary
+    t = pd.read_csv(demo / "results/themes/transcripts.tsv", sep="\t", dtype=str, keep_default_na=False)
+    assert len(t) == 15 and set(t["counted_coder"]) == {"coder_a"}
+
+
+def test_demo_site_with_late_codings_is_not_coded(demo: Path, tmp_path: Path, caplog) -> None:
+    """Issue 12 item 7 on the first demo: Dar es Salaam's codings removed. Its rows say "not coded";
+    the low-income rows are Kampala's alone (shares over Kampala's people, not diluted by zeros); the
+    warning names its two transcripts."""
+    res = demo / "results"
+    cov = pd.read_csv(res / "codes/coverage.tsv", sep="\t", dtype=str, keep_default_na=False)
+    cod = pd.read_csv(res / "codes/codings.tsv", sep="\t", dtype=str, keep_default_na=False)
+    cov[cov["site"] != "dar_es_salaam"].to_csv(tmp_path / "coverage.tsv", sep="\t", index=False)
+    cod[cod["site"] != "dar_es_salaam"].to_csv(tmp_path / "codings.tsv", sep="\t", index=False)
+    before = pd.read_csv(res / "themes/theme_matrix.tsv", sep="\t", dtype=str, keep_default_na=False)
+    with caplog.at_level("WARNING", logger="qualflow.themes"):
+        path = _demo_stage(demo, tmp_path / "out", tmp_path / "coverage.tsv", tmp_path / "codings.tsv")
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "dar_es_salaam.FG1, dar_es_salaam.FG2" in warnings[0]
+    after = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    dar = after[after["site"] == "dar_es_salaam"]
+    assert set(dar["status"]) == {"not coded"} and set(dar["coded_units"]) == {""}
+    cols = ["coded_units", "transcripts", "transcripts_total", "participants", "participants_total",
+            "fg_participants", "fg_participants_total", "focus_groups_total", "interviewees_total",
+            "participant_words", "units_per_1000_words"]
+    for theme in before["theme"].unique():
+        low = after[(after["level"] == "setting") & (after["name"] == "low-income") & (after["theme"] == theme)].iloc[0]
+        kampala = before[(before["site"] == "kampala") & (before["theme"] == theme)].iloc[0]
+        assert [low[c] for c in cols] == [kampala[c] for c in cols], theme
+        assert low["status"] == "partly coded (7 of 9)"
+        high_b = before[(before["level"] == "setting") & (before["name"] == "high-income") & (before["theme"] == theme)]
+        high_a = after[(after["level"] == "setting") & (after["name"] == "high-income") & (after["theme"] == theme)]
+        assert list(high_a[cols].iloc[0]) == list(high_b[cols].iloc[0])
+    # e.g. theme 1: Kampala's 32 focus-group participants are the low-income denominator (was 48)
+    low1 = after[(after["level"] == "setting") & (after["name"] == "low-income")].iloc[0]
+    assert low1["fg_participants_total"] == "32"
+    summary = (tmp_path / "out/summary.md").read_text(encoding="utf-8")
+    assert "dar_es_salaam.FG1, dar_es_salaam.FG2" in summary

@@ -108,6 +108,9 @@ def test_two_runs_give_byte_identical_results_and_restricted(demo, tmp_path):
     for folder in ("results", "restricted"):
         a, b = _digest(demo / folder), _digest(again / folder)
         assert a.keys() == b.keys()
+        if folder == "results":   # the themes stage's files are among them (issue 12, issue 14)
+            assert {"themes/transcripts.tsv", "themes/summary.md", "themes/quotes/index.md",
+                    "themes/quotes/kampala/community_staff_attitudes.md"} <= set(a)
         differ = [k for k in a if a[k] != b[k]]
         assert not differ, f"{folder}: {differ}"
 

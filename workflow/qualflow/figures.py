@@ -29,7 +29,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from matplotlib.patches import Patch, Rectangle
 
 from .design import Group
 from .tables import atomic_write, read_results_tsv
@@ -53,11 +53,20 @@ RC = {"svg.hashsalt": "qualflow", "svg.fonttype": "none", "font.family": "DejaVu
 DPI = 300
 INT_COLUMNS = ["theme_number", "coded_units", "transcripts", "transcripts_total", "participants",
                "participants_total", "participant_words"]
-MEASURES = {"transcripts": "Transcripts", "participants": "Participants"}
+#: Counts that are empty in a "not coded" row (read as <NA>), and the ones older matrices lack.
+OPTIONAL_INT_COLUMNS = ["focus_groups_total", "fg_participants", "fg_participants_total", "interviews_total",
+                        "interviewees", "interviewees_total", "transcripts_not_coded"]
+MEASURES = {"transcripts": "Transcripts", "participants": "Participants",
+            "fg_participants": "Focus-group participants", "interviewees": "Interviewees"}
 #: What the group figure plots (changed: issue 12): the share of transcripts mentioning a theme reads
-#: ~100 % everywhere (a focus group touches every theme), so only participants are plotted; the
-#: transcript counts stay in theme_matrix.tsv and in group_data.
-FIGURE_MEASURES = {"participants": "Participants"}
+#: ~100 % everywhere (a focus group touches every theme), so only people are plotted; and focus-group
+#: participants and interviewees in separate panels (a panel only when the study has that kind), so
+#: the focus-group denominators are Table 2's. The other counts stay in theme_matrix.tsv and group_data.
+FIGURE_MEASURES = {"fg_participants": "Focus-group participants", "interviewees": "Interviewees"}
+NOT_CODED = "not coded"
+#: A "not coded" bar or cell: light grey with a grey cross-hatch and the words, distinct from any
+#: group value's colour and from a real 0 % (which has no bar), in colour and in print.
+NOT_CODED_STYLE = {"color": "#eeeeee", "hatch": "xx", "edgecolor": "#8c8c8c"}
 #: The heatmap's colour scale runs from 0 to this percentile of the cells' rates, so one site with a
 #: very high rate does not wash out the others (cells above it get the top colour; the colour bar
 #: shows an arrow). Stated in the caption.
@@ -65,10 +74,13 @@ HEATMAP_PERCENTILE = 90
 
 
 def read_matrix(path: str | Path) -> pd.DataFrame:
-    """theme_matrix.tsv with its counts as integers and the rate as a float (NaN when empty)."""
+    """theme_matrix.tsv with its counts as integers (<NA> in a "not coded" row) and the rate as a
+    float (NaN when empty)."""
     df = read_results_tsv(path)
-    for col in INT_COLUMNS:
-        df[col] = df[col].astype("int64")
+    for col in INT_COLUMNS + [c for c in OPTIONAL_INT_COLUMNS if c in df.columns]:
+        df[col] = pd.to_numeric(df[col].replace("", np.nan)).astype("Int64")
+    if "status" not in df.columns:
+        df["status"] = "coded"
     df["units_per_1000_words"] = pd.to_numeric(df["units_per_1000_words"].replace("", np.nan))
     return df
 
@@ -99,43 +111,74 @@ def group_data(matrix: pd.DataFrame, group: Group) -> pd.DataFrame:
     """What a group's figure plots: per theme, group value and measure, count / total and the share.
 
     Taken from the matrix's ``level == <group id>`` rows, in theme then value order as stored; the
-    value is in the column named after the group (e.g. ``setting``).
+    value is in the column named after the group (e.g. ``setting``). A row whose value is not coded
+    has ``status`` "not coded", no share and the label "not coded"; a value without people of the
+    measure's kind (no interviews there) has the label "none".
     """
     rows = matrix[matrix["level"] == group.id]
+    status = rows["status"].to_numpy() if "status" in rows.columns else np.array(["coded"] * len(rows))
     out = []
     for measure in MEASURES:
+        if measure not in rows.columns:
+            continue
         part = rows[["theme_number", "theme", "theme_label", group.id]].copy()
         part.insert(0, "measure", measure)
-        part["count"] = rows[measure].astype("int64").to_numpy()
-        part["total"] = rows[f"{measure}_total"].astype("int64").to_numpy()
+        part["status"] = status
+        part["count"] = rows[measure].astype("Int64").to_numpy()
+        part["total"] = rows[f"{measure}_total"].astype("Int64").to_numpy()
         out.append(part)
     df = pd.concat(out, ignore_index=True)
-    df["share"] = np.where(df["total"] > 0, df["count"] / df["total"].where(df["total"] > 0, 1), 0.0)
-    df["label"] = [f"{c}/{t}" for c, t in zip(df["count"], df["total"])]
+    not_coded = (df["status"] == NOT_CODED) | df["total"].isna()
+    total = df["total"].fillna(0).astype("int64")
+    count = df["count"].fillna(0).astype("int64")
+    df["share"] = np.where(not_coded | (total == 0), np.nan, count / total.where(total > 0, 1))
+    df["label"] = [NOT_CODED if nc else "none" if t == 0 else f"{c}/{t}"
+                   for nc, c, t in zip(not_coded, count, total)]
     return df.reset_index(drop=True)
 
 
+def figure_measures(data: pd.DataFrame) -> dict[str, str]:
+    """The panels a group figure draws: each of ``FIGURE_MEASURES`` with anyone in its denominator."""
+    return {m: t for m, t in FIGURE_MEASURES.items()
+            if (data.loc[data["measure"] == m, "total"].fillna(0) > 0).any()} or \
+        {"participants": MEASURES["participants"]}
+
+
 def plot_themes_by_group(matrix: pd.DataFrame, group: Group) -> tuple[Figure, pd.DataFrame]:
-    """Two panels (transcripts, participants): share mentioning each theme, per value of the group."""
+    """One panel per kind of participant (focus groups, interviews): share mentioning each theme,
+    per value of the group; a value not coded is a grey hatched bar labelled "not coded"."""
     data = group_data(matrix, group)
+    panels = figure_measures(data)
     settings = list(dict.fromkeys(data[group.id]))
     themes = list(dict.fromkeys(data.sort_values("theme_number")["theme"]))
     n_t, n_s = len(themes), len(settings)
     height = 0.8 / max(n_s, 1)
+    any_not_coded = bool((data["label"] == NOT_CODED).any())
     with matplotlib.rc_context(RC):
-        fig = Figure(figsize=(5.4, 1.0 + 0.62 * n_t * max(n_s, 2) / 2), layout="constrained")
-        axes = [fig.subplots()]
-        for ax, (measure, title) in zip(axes, FIGURE_MEASURES.items()):
+        fig = Figure(figsize=(5.4 if len(panels) == 1 else 8.6, 1.0 + 0.62 * n_t * max(n_s, 2) / 2),
+                     layout="constrained")
+        axes = list(np.atleast_1d(fig.subplots(1, len(panels), sharey=True, squeeze=False)[0]))
+        for ax, (measure, title) in zip(axes, panels.items()):
             d = data[data["measure"] == measure]
             for j, setting in enumerate(settings):
                 st = _style(setting, group)
                 ds = d[d[group.id] == setting].set_index("theme").reindex(themes)
                 y = np.arange(n_t) + (j - (n_s - 1) / 2) * height
-                ax.barh(y, ds["share"] * 100, height=height * 0.92, color=st["color"], hatch=st["hatch"],
+                share = ds["share"].to_numpy(dtype="float64")
+                drawn = np.nan_to_num(share) * 100
+                ax.barh(y, drawn, height=height * 0.92, color=st["color"], hatch=st["hatch"],
                         edgecolor="#222222", linewidth=0.6, label=st["label"])
-                for yy, share, theme, lab in zip(y, ds["share"], themes, ds["label"]):
-                    ax.text(share * 100 + 1.5, yy, lab, va="center", ha="left", fontsize=7.5,
-                            gid=f"count:{measure}:{setting}:{theme}")
+                for yy, sh, theme, lab in zip(y, share, themes, ds["label"]):
+                    if lab == NOT_CODED:
+                        ax.barh(yy, 100, height=height * 0.92, color=NOT_CODED_STYLE["color"],
+                                hatch=NOT_CODED_STYLE["hatch"], edgecolor=NOT_CODED_STYLE["edgecolor"],
+                                linewidth=0.6)
+                        ax.text(50, yy, lab, va="center", ha="center", fontsize=7.5, color="#222222",
+                                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.8},
+                                gid=f"count:{measure}:{setting}:{theme}")
+                    else:
+                        ax.text((0 if np.isnan(sh) else sh * 100) + 1.5, yy, lab, va="center", ha="left",
+                                fontsize=7.5, gid=f"count:{measure}:{setting}:{theme}")
             ax.set_xlim(0, 118)
             ax.set_xticks([0, 25, 50, 75, 100])
             ax.set_xlabel(f"{title} mentioning the theme (%)")
@@ -147,7 +190,10 @@ def plot_themes_by_group(matrix: pd.DataFrame, group: Group) -> tuple[Figure, pd
         axes[0].invert_yaxis()
         handles = [Patch(facecolor=_style(s, group)["color"], hatch=_style(s, group)["hatch"],
                          edgecolor="#222222", label=_style(s, group)["label"]) for s in settings]
-        fig.legend(handles=handles, loc="outside lower center", ncols=max(n_s, 1), frameon=False)
+        if any_not_coded:
+            handles.append(Patch(facecolor=NOT_CODED_STYLE["color"], hatch=NOT_CODED_STYLE["hatch"],
+                                 edgecolor=NOT_CODED_STYLE["edgecolor"], label="Not coded (left out)"))
+        fig.legend(handles=handles, loc="outside lower center", ncols=max(len(handles), 1), frameon=False)
     return fig, data
 
 
@@ -160,9 +206,12 @@ def site_data(matrix: pd.DataFrame, group: Group | None = None) -> pd.DataFrame:
 
     Columns are grouped by ``group`` (its values in declared order; sites.tsv order without a
     group), sites in the matrix's (sites.tsv) order within a group; ``column`` is the site's position
-    on the x axis and ``group`` the site's value ("" without a group).
+    on the x axis and ``group`` the site's value ("" without a group). ``status`` is the matrix's
+    ("not coded": no counts, drawn as a hatched grey cell labelled so).
     """
     rows = matrix[matrix["level"] == "site"].copy()
+    if "status" not in rows.columns:
+        rows["status"] = "coded"
     rows["group"] = rows[group.id] if group is not None else ""
     present = list(dict.fromkeys(rows["group"]))
     settings = [v for v in (group.values if group is not None else ()) if v in present]
@@ -171,7 +220,7 @@ def site_data(matrix: pd.DataFrame, group: Group | None = None) -> pd.DataFrame:
     ordered = [s for g in settings for s in site_order if rows.loc[rows["site"] == s, "group"].iloc[0] == g]
     rows["column"] = rows["site"].map({s: i for i, s in enumerate(ordered)})
     rows = rows.sort_values(["theme_number", "column"], kind="stable")
-    cols = ["theme_number", "theme", "theme_label", "column", "site", "name", "group", "coded_units",
+    cols = ["theme_number", "theme", "theme_label", "column", "site", "name", "group", "status", "coded_units",
             "units_per_1000_words"]
     return rows[cols].reset_index(drop=True)
 
@@ -214,6 +263,14 @@ def plot_themes_by_site(matrix: pd.DataFrame, group: Group | None = None) -> tup
         im = ax.imshow(np.ma.masked_invalid(rate), cmap=cmap, norm=norm, aspect="auto")
         for r in data.itertuples():
             i, j = themes.index(r.theme), r.column
+            if r.status == NOT_CODED:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=NOT_CODED_STYLE["color"],
+                                       hatch=NOT_CODED_STYLE["hatch"], edgecolor=NOT_CODED_STYLE["edgecolor"],
+                                       linewidth=0))
+                ax.text(j, i, "not\ncoded", ha="center", va="center", fontsize=7, color="#222222",
+                        bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.8},
+                        gid=f"cell:{r.theme}:{r.site}")
+                continue
             value = rate[i, j]
             colour = "black" if np.isnan(value) else _text_colour(cmap(norm(value)))
             sub = "n/a" if np.isnan(value) else f"{value:.1f}/1k"

@@ -28,6 +28,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .counting import counted_codings, counted_coders, lead_coder, read_assignments, read_coverage
 from .design import Group, design_from_params, transcript_groups
 from .errors import InputError, Problem, raise_if
 from .study import ROLE_LABELS, Person, read_roster, read_sites
@@ -37,17 +38,30 @@ log = logging.getLogger("qualflow.themes")
 
 __all__ = [
     "MATRIX_COLUMNS", "matrix_columns", "read_themes", "read_codings", "read_turns", "word_count",
-    "transcript_order", "coded_units", "theme_matrix", "quotes", "quotes_markdown",
-    "write_themes",
+    "transcript_order", "transcript_kind", "coded_units", "theme_matrix", "quotes", "format_quote",
+    "quote_page", "quotes_index", "quotes_page", "quotes_pages", "transcript_table", "site_status",
+    "summary_markdown", "write_themes",
 ]
 
 ALL_NAME = "All sites"
 #: The matrix's columns; the comparison groups' columns (config ``groups``) follow ``name``.
 MATRIX_COLUMNS = [
-    "level", "site", "name", "theme_number", "theme", "theme_label", "coded_units",
-    "transcripts", "transcripts_total", "participants", "participants_total", "participant_words",
-    "units_per_1000_words",
+    "level", "site", "name", "theme_number", "theme", "theme_label", "status", "coded_units",
+    "transcripts", "transcripts_total", "participants", "participants_total",
+    "focus_groups_total", "fg_participants", "fg_participants_total",
+    "interviews_total", "interviewees", "interviewees_total",
+    "participant_words", "units_per_1000_words", "transcripts_not_coded",
 ]
+#: The matrix's counts: empty (not zero) in a row whose scope has no coded transcript.
+COUNT_COLUMNS = ["coded_units", "transcripts", "transcripts_total", "participants", "participants_total",
+                 "focus_groups_total", "fg_participants", "fg_participants_total", "interviews_total",
+                 "interviewees", "interviewees_total", "participant_words"]
+#: A transcript's kind from its id (``<site>.FG1``, ``<site>.INT2``): Table 2 counts focus groups.
+KINDS = {"FG": "focus group", "INT": "interview"}
+NOT_CODED = "not coded"
+#: results/themes/transcripts.tsv: every English transcript, whether it counts, and from whose codings.
+TRANSCRIPT_COLUMNS = ["site", "transcript", "kind", "wave", "status", "coders", "counted_coder", "counted_by",
+                      "participants", "participant_words"]
 
 
 def matrix_columns(groups: Sequence[Group] = ()) -> list[str]:
@@ -268,21 +282,57 @@ def coded_units(codings: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFrame
 # theme matrix
 # --------------------------------------------------------------------------------------------
 
+def transcript_kind(transcript: str) -> str:
+    """``focus group`` or ``interview`` from the id (``kampala.FG2``, ``kampala.INT1``)."""
+    name = transcript.split(".", 1)[-1]
+    return next((kind for prefix, kind in KINDS.items() if re.fullmatch(rf"{prefix}\d+", name)), "other")
+
+
+def _status(coded: int, total: int) -> str:
+    """``coded``, ``not coded`` or ``partly coded (k of n)`` for a row's scope of transcripts
+    (``no transcripts`` for a scope without any, e.g. a site whose transcripts are not in yet)."""
+    if total == 0:
+        return "no transcripts"
+    if coded == 0:
+        return NOT_CODED
+    return "coded" if coded == total else f"partly coded ({coded} of {total})"
+
+
 def _grouped(units: pd.DataFrame, parts: pd.DataFrame, key: str, groups: list[str],
              themes: pd.DataFrame) -> pd.DataFrame:
-    """Counts per (group, theme) for one level; ``key`` names the grouping column."""
+    """Counts per (group, theme) for one level; ``key`` names the grouping column.
+
+    ``parts`` holds every English turn with ``coded`` (its transcript counts); numerators and
+    denominators come from the coded transcripts only, and a scope without one has empty counts.
+    """
     u = units.drop_duplicates(["transcript", "turn", "theme"])
-    num = (u.groupby([key, "theme"])
+    fg, iv = u["kind"] == KINDS["FG"], u["kind"] == KINDS["INT"]
+    num = (u.assign(fg_person=u["person"].where(fg), iv_person=u["person"].where(iv))
+           .groupby([key, "theme"])
            .agg(coded_units=("turn", "size"), transcripts=("transcript", "nunique"),
-                participants=("person", "nunique")))
+                participants=("person", "nunique"), fg_participants=("fg_person", "nunique"),
+                interviewees=("iv_person", "nunique")))
+    c = parts[parts["coded"]]
+    speak = c[c["participant"]]
     den = pd.DataFrame({
-        "transcripts_total": parts.groupby(key)["transcript"].nunique(),
-        "participants_total": parts[parts["participant"]].groupby(key)["person"].nunique(),
-        "participant_words": parts.groupby(key)["words"].sum(),
+        "transcripts_total": c.groupby(key)["transcript"].nunique(),
+        "participants_total": speak.groupby(key)["person"].nunique(),
+        "focus_groups_total": c[c["kind"] == KINDS["FG"]].groupby(key)["transcript"].nunique(),
+        "fg_participants_total": speak[speak["kind"] == KINDS["FG"]].groupby(key)["person"].nunique(),
+        "interviews_total": c[c["kind"] == KINDS["INT"]].groupby(key)["transcript"].nunique(),
+        "interviewees_total": speak[speak["kind"] == KINDS["INT"]].groupby(key)["person"].nunique(),
+        "participant_words": c.groupby(key)["words"].sum(),
     })
+    every = parts.groupby(key)["transcript"].nunique().reindex(groups).fillna(0).astype("int64")
     grid = pd.MultiIndex.from_product([groups, list(themes["theme"])], names=[key, "theme"])
     out = num.reindex(grid).fillna(0).astype("int64").reset_index()
     out = out.merge(den.reindex(groups).fillna(0).astype("int64"), left_on=key, right_index=True)
+    coded = out["transcripts_total"]
+    total = out[key].map(every)
+    out["status"] = [_status(int(k), int(n)) for k, n in zip(coded, total)]
+    out["transcripts_not_coded"] = (total - coded).astype("int64")
+    for col in COUNT_COLUMNS:
+        out[col] = out[col].astype("Int64").mask((coded == 0) & (total > 0))
     return out
 
 
@@ -293,7 +343,8 @@ def _site_value(values: Iterable[str]) -> str:
 
 def theme_matrix(codings: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFrame,
                  turns: pd.DataFrame, groups: Sequence[Group] = (),
-                 transcripts: pd.DataFrame | None = None, waves: Sequence[str] = ()) -> pd.DataFrame:
+                 transcripts: pd.DataFrame | None = None, waves: Sequence[str] = (),
+                 counted: pd.DataFrame | None = None, count: str = "primary") -> pd.DataFrame:
     """Theme x site, x comparison group, x wave and over all sites: coded units, mentions, rates.
 
     Rows (``matrix_columns(groups)``) are theme-major in codebook order; within a theme the sites in
@@ -307,10 +358,17 @@ def theme_matrix(codings: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFram
     per-wave group (income at each wave's date) puts each transcript where it was at its wave; without
     it a group's value is the site's, from the ``sites`` column of the group's id. A site row's group
     column holds the site's value, or its waves' values joined by ``|`` when they differ.
+
+    ``counted`` (``counting.counted_coders``: the coded transcripts and each one's counted coder)
+    decides what counts: only its transcripts are in the denominators, and with ``count="primary"``
+    only its counted coder's codings are units (``"union"``: every coder's). A row whose scope has no
+    coded transcript has ``status`` "not coded" and empty counts; ``focus_groups_*``, ``fg_*``,
+    ``interviews_*`` and ``interviewees*`` split the denominators by transcript kind, as Table 2
+    counts focus groups. Without ``counted`` every transcript is coded and every coding counts.
     """
     if "participant" not in turns.columns or "words" not in turns.columns:
         turns = _prepare_turns(turns)
-    units = coded_units(codings, themes, sites, turns)
+    units, coded = counted_codings(coded_units(codings, themes, sites, turns), counted, count)  # all checked
     stray = turns[~turns["site"].isin(set(sites["site"]))].drop_duplicates("site")
     raise_if([Problem(r.src_file or r.site, None, f"site {r.site!r} is not in config/sites.tsv: add it "
                                                "or remove its transcripts") for r in stray.itertuples()])
@@ -327,7 +385,9 @@ def theme_matrix(codings: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFram
     def tag(frame: pd.DataFrame) -> pd.DataFrame:
         extra = {g: frame["transcript"].map(tg[g]).fillna("") for g in gids}
         return frame.assign(person=frame["site"] + ":" + frame["speaker"], all=ALL_NAME,
-                            wave=frame["transcript"].map(tg["wave"]).fillna(""), **extra)
+                            wave=frame["transcript"].map(tg["wave"]).fillna(""),
+                            kind=frame["transcript"].map(transcript_kind),
+                            coded=frame["transcript"].isin(coded) if coded is not None else True, **extra)
 
     u, parts = tag(units), tag(turns)
     site_value = {g: {s: _site_value(transcripts.loc[transcripts["site"] == s, g]) or
@@ -356,8 +416,9 @@ def theme_matrix(codings: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFram
                                 **{o: "" for o in gids}).drop(columns="all"))
 
     out = pd.concat(frames, ignore_index=True).merge(themes[["theme", "theme_number", "theme_label"]], on="theme")
-    words = out["participant_words"].where(out["participant_words"] > 0)   # NaN: no words, no rate
-    out["units_per_1000_words"] = (out["coded_units"] * 1000.0 / words).round(3)
+    w = out["participant_words"].astype("float64")
+    words = w.where(w > 0)   # NaN: no words (or not coded), no rate
+    out["units_per_1000_words"] = (out["coded_units"].astype("float64") * 1000.0 / words).round(3)
     out = out.sort_values(["theme_number", "_g"], kind="stable")
     return out[matrix_columns(groups)].reset_index(drop=True)
 
@@ -384,7 +445,8 @@ def _collapse(text: str) -> str:
 
 def quotes(codings: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFrame, people: list[Person],
            turns: pd.DataFrame, min_chars: int = 40, roster_path: str = "roster",
-           role_names: dict[str, str] | None = None) -> pd.DataFrame:
+           role_names: dict[str, str] | None = None, counted: pd.DataFrame | None = None,
+           count: str = "primary") -> pd.DataFrame:
     """One row per quote: overlapping coded spans of a turn and theme merged across coders.
 
     A span is the coder's start/end within the turn text (the whole turn without offsets); spans
@@ -393,11 +455,12 @@ def quotes(codings: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFrame, peo
     theme order, then sites.tsv order, transcript order (FG2 before FG10), turn and offset. The
     attribution comes from the roster: participant number, site name and the person's description
     (the roster's label, else the role's short name from ``role_names``: config ``roles``).
+    ``counted``/``count``: the codings that count, as in :func:`theme_matrix` (the same rule).
     """
     role_names = ROLE_LABELS if role_names is None else role_names
     if "participant" not in turns.columns or "words" not in turns.columns:
         turns = _prepare_turns(turns)
-    units = coded_units(codings, themes, sites, turns)
+    units, _coded = counted_codings(coded_units(codings, themes, sites, turns), counted, count)
     units = units[[len(_collapse(t[s:e])) >= min_chars
                    for t, s, e in zip(units["text"], units["start"], units["end"])]]
     person = {(p.site, p.code): p for p in people}
@@ -432,23 +495,152 @@ def format_quote(row: pd.Series | dict) -> str:
             f'({row["transcript"]}, turn {row["turn"]}; coders: {row["coders"]})')
 
 
-def quotes_markdown(q: pd.DataFrame, themes: pd.DataFrame, min_chars: int = 40) -> str:
-    """quotes.md: a ``## n. Label`` section per theme in codebook order, one line per quote."""
-    lines = [
-        "# Quotes by theme",
-        "",
-        "Coded spans of participants' turns in the pseudonymised English transcripts, per theme in "
-        "the codebook's order and in transcript order. Overlapping spans of the same turn and theme "
-        f"from different coders are merged into one quote; spans shorter than {min_chars} characters "
-        "are left out. Attribution: [#participant, site, description] (transcript, turn; coders). "
-        "Generated by qualflow: do not edit, re-run the workflow.",
-    ]
+def quote_page(site: str, theme: str) -> str:
+    """A quote page's path inside results/themes/quotes/: one page per site and theme."""
+    return f"{site}/{theme}.md"
+
+
+def _quotes_intro(min_chars: int, count: str) -> str:
+    who = ("each transcript's counted coder (results/themes/transcripts.tsv)" if count == "primary"
+           else "every coder of each transcript, overlapping spans of a turn and theme merged")
+    return ("Coded spans of participants' turns in the pseudonymised English transcripts, from the codings "
+            f"of {who}; spans shorter than {min_chars} characters are left out. Attribution: "
+            "[#participant, site, description] (transcript, turn; coders). Generated by qualflow: do not "
+            "edit, re-run the workflow.")
+
+
+def quotes_index(q: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFrame, status: dict[str, str],
+                 min_chars: int = 40, count: str = "primary") -> str:
+    """quotes/index.md: per theme (codebook order) a table of sites with their number of quotes and
+    a link to the site's page; a site whose transcripts are not coded says so."""
+    lines = ["# Quotes by theme", "", _quotes_intro(min_chars, count), "",
+             "One page per site and theme (a page per theme would grow with the number of sites; a site's "
+             "page grows only with its own transcripts)."]
+    n = q.groupby(["theme", "site"]).size().to_dict()
     for th in themes.itertuples():
         lines += ["", f"## {th.theme_number}. {th.theme_label}", ""]
         if th.description:
             lines += [f"*{th.description}*", ""]
-        sub = q[q["theme"] == th.theme]
+        lines += ["| Site | Quotes | Page |", "|---|---:|---|"]
+        total = 0
+        for site, name in zip(sites["site"], sites["name"]):
+            page = quote_page(site, th.theme)
+            st = status.get(site, NOT_CODED)
+            k = int(n.get((th.theme, site), 0))
+            total += k
+            shown = NOT_CODED if st in (NOT_CODED, "no transcripts") else str(k)
+            if st.startswith("partly"):
+                shown += f" ({st})"
+            lines.append(f"| {name} | {shown} | [{page}]({page}) |")
+        lines.append(f"| All sites | {total} | |")
+    return "\n".join(lines) + "\n"
+
+
+def quotes_page(q: pd.DataFrame, theme: pd.Series | dict, site: str, site_name: str, status: str,
+                min_chars: int = 40, count: str = "primary") -> str:
+    """One site's quotes of one theme, in transcript order, with the paper's attribution."""
+    sub = q[(q["theme"] == theme["theme"]) & (q["site"] == site)]
+    lines = [f"# {theme['theme_number']}. {theme['theme_label']}: {site_name}", "",
+             f"[All themes and sites](../index.md). {len(sub)} quote(s). {_quotes_intro(min_chars, count)}", ""]
+    if status in (NOT_CODED, "no transcripts"):
+        lines.append(f"_{site_name}: not coded yet (no coder in results/codes/coverage.tsv)._")
+    else:
+        if status.startswith("partly"):
+            lines += [f"_{site_name}: {status}; the uncoded transcripts are listed in "
+                      "results/themes/summary.md._", ""]
         lines += [format_quote(r) for r in sub.to_dict("records")] or ["_No quotes._"]
+    return "\n".join(lines) + "\n"
+
+
+def quotes_pages(q: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFrame, status: dict[str, str],
+                 min_chars: int = 40, count: str = "primary") -> dict[str, str]:
+    """Every page of results/themes/quotes/ by its relative path: ``index.md`` and the site pages."""
+    pages = {"index.md": quotes_index(q, themes, sites, status, min_chars, count)}
+    for th in themes.to_dict("records"):
+        for site, name in zip(sites["site"], sites["name"]):
+            pages[quote_page(site, th["theme"])] = quotes_page(q, th, site, name, status.get(site, NOT_CODED),
+                                                               min_chars, count)
+    return pages
+
+
+# --------------------------------------------------------------------------------------------
+# which transcripts count
+# --------------------------------------------------------------------------------------------
+
+def transcript_table(turns: pd.DataFrame, counted: pd.DataFrame, sites: pd.DataFrame,
+                     tg: pd.DataFrame | None = None, groups: Sequence[Group] = ()) -> pd.DataFrame:
+    """results/themes/transcripts.tsv: every English transcript, coded or not, its counted coder
+    and what it adds to the denominators (participants who speak, their words)."""
+    if "participant" not in turns.columns or "words" not in turns.columns:
+        turns = _prepare_turns(turns)
+    gids = [g.id for g in groups]
+    by = counted.set_index("transcript")
+    speak = turns[turns["participant"]]
+    n_people = speak.groupby("transcript")["speaker"].nunique()
+    words = turns.groupby("transcript")["words"].sum()
+    site_rank = {s: i for i, s in enumerate(sites["site"])}
+    tids = list(dict.fromkeys(turns["transcript"]))
+    rank = transcript_order(t.split(".", 1)[1] for t in tids)
+    tids.sort(key=lambda t: (site_rank.get(t.split(".", 1)[0], len(site_rank)), rank[t.split(".", 1)[1]]))
+    rows = []
+    for t in tids:
+        coded = t in by.index
+        rec = {"site": t.split(".", 1)[0], "transcript": t, "kind": transcript_kind(t),
+               "wave": str(tg.loc[t, "wave"]) if tg is not None and t in tg.index else "",
+               **{g: str(tg.loc[t, g]) if tg is not None and t in tg.index else "" for g in gids},
+               "status": "coded" if coded else NOT_CODED,
+               "coders": by.loc[t, "coders"] if coded else "",
+               "counted_coder": by.loc[t, "counted_coder"] if coded else "",
+               "counted_by": by.loc[t, "counted_by"] if coded else "",
+               "participants": int(n_people.get(t, 0)), "participant_words": int(words.get(t, 0))}
+        rows.append(rec)
+    cols = TRANSCRIPT_COLUMNS[:4] + gids + TRANSCRIPT_COLUMNS[4:]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def site_status(table: pd.DataFrame, sites: pd.DataFrame) -> dict[str, str]:
+    """Each site's status over its transcripts: coded, not coded, partly coded (k of n)."""
+    out = {}
+    for s in sites["site"]:
+        t = table[table["site"] == s]
+        out[s] = _status(int((t["status"] == "coded").sum()), len(t))
+    return out
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def summary_markdown(table: pd.DataFrame, people_by_kind: dict[str, int], count: str, lead: str) -> str:
+    """results/themes/summary.md: what the theme counts count, and which transcripts are not coded."""
+    c = table[table["status"] == "coded"]
+    missing = table[table["status"] != "coded"]
+    den = []
+    for kind, who, what in ((KINDS["FG"], "focus-group participant", "focus group"),
+                            (KINDS["INT"], "interviewee", "interview"), ("other", "participant", "other transcript")):
+        k = c[c["kind"] == kind]
+        if len(k):
+            den.append(f"{_plural(people_by_kind.get(kind, 0), who)} in {_plural(len(k), what)}")
+    by = c["counted_by"].str.replace(r" \(.*\)$", "", regex=True).value_counts()
+    rule = ("each transcript counts from one coder's codings, its counted coder: the coder marked primary in "
+            "the coding assignments table, else the lead coder (who coded most transcripts; ties by coder id)"
+            + (f", {lead}," if lead else "") + " where they coded it, else the first coder by id who did"
+            if count == "primary" else
+            "every coder's codings count (themes: count: union): a double-coded transcript adds the union "
+            "of its coders' codings")
+    lines = ["# Themes: what is counted", "",
+             f"- **Counted codings:** {rule}. Agreement (results/agreement/) compares coders and uses every coder.",
+             f"- **Counted coders:** " + (", ".join(f"{n} transcript(s) by {how}" for how, n in by.items()) or "none")
+             + "; per transcript in `results/themes/transcripts.tsv`.",
+             f"- **Denominators:** {' and '.join(den) if den else 'no coded transcript'} (coded transcripts; "
+             "participants who speak, distinct per site). The group figures draw focus-group participants and "
+             "interviewees in separate panels.",
+             ]
+    if len(missing):
+        lines.append(f"- **Not coded ({len(missing)} transcript(s), left out of every denominator and shown "
+                     f"as \"not coded\", not as zero):** {', '.join(missing['transcript'])}.")
+    else:
+        lines.append("- **Not coded:** none; every transcript has a coder in results/codes/coverage.tsv.")
     return "\n".join(lines) + "\n"
 
 
@@ -458,10 +650,17 @@ def quotes_markdown(q: pd.DataFrame, themes: pd.DataFrame, min_chars: int = 40) 
 
 def write_themes(codings: str | Path, themes: str | Path, sites: str | Path, roster: str | Path,
                  turns: Sequence[str | Path], quote_min_chars: int, matrix_out: str | Path,
-                 quotes_out: str | Path, design: dict | None = None) -> None:
-    """Read the stage's inputs, check them all, then write theme_matrix.tsv and quotes.md.
+                 quotes_dir: str | Path, design: dict | None = None, coverage: str | Path | None = None,
+                 assignments: str | Path | None = None, count: str = "primary",
+                 transcripts_out: str | Path | None = None, summary_out: str | Path | None = None,
+                 quote_pages: Sequence[str | Path] | None = None) -> None:
+    """Read the stage's inputs, check them all, then write the matrix, the transcripts table, the
+    summary and the quote pages (``quotes_dir``/index.md and ``<site>/<theme>.md``).
 
     ``design`` is the study's design as rule params (``design.design_params``): groups, waves, roles.
+    ``coverage`` (results/codes/coverage.tsv) says which transcripts are coded and by whom;
+    ``assignments`` (data/coding_assignments.tsv, optional) marks primary coders; ``count`` is
+    config ``themes: count``. ``quote_pages``: the page paths the rule declares, checked against ours.
     """
     site_df = read_sites(sites)
     people = read_roster(roster, site_df)
@@ -470,14 +669,44 @@ def write_themes(codings: str | Path, themes: str | Path, sites: str | Path, ros
     turn_df = read_turns(turns)
     d = design_from_params(design)
     tg = transcript_groups(design, turn_df["transcript"])
-    matrix = theme_matrix(codings_df, theme_df, site_df, turn_df, d.groups, tg, d.wave_ids)
+    if coverage is not None:
+        cov = read_coverage(coverage)
+        table = read_assignments(assignments)
+        counted, problems = counted_coders(cov, table, str(assignments or "data/coding_assignments.tsv"))
+        raise_if(problems)
+    else:
+        cov = pd.DataFrame({"site": codings_df["site"], "transcript": codings_df["transcript"],
+                            "coder": codings_df["coder"]}).drop_duplicates()
+        counted, _p = counted_coders(cov)
+    matrix = theme_matrix(codings_df, theme_df, site_df, turn_df, d.groups, tg, d.wave_ids, counted, count)
     q = quotes(codings_df, theme_df, site_df, people, turn_df, int(quote_min_chars), str(roster),
-               {r.id: r.short for r in d.roles})
-    text = quotes_markdown(q, theme_df, int(quote_min_chars))
+               {r.id: r.short for r in d.roles}, counted, count)
+    ttable = transcript_table(turn_df, counted, site_df, tg.set_index("transcript"), d.groups)
+    status = site_status(ttable, site_df)
+    pages = quotes_pages(q, theme_df, site_df, status, int(quote_min_chars), count)
+    qdir = Path(quotes_dir)
+    if quote_pages is not None:
+        declared = {Path(p).relative_to(qdir).as_posix() for p in map(Path, quote_pages)} | {"index.md"}
+        if declared != set(pages):
+            raise ValueError(f"the rule declares {len(declared)} quote pages, the themes are {len(pages)}: "
+                             f"{sorted(declared ^ set(pages))[:5]}")
+    coded_t = set(counted["transcript"])
+    speak = turn_df[turn_df["participant"] & turn_df["transcript"].isin(coded_t)]
+    speak = speak.assign(kind=speak["transcript"].map(transcript_kind))
+    people_by_kind = (speak.assign(person=speak["site"] + ":" + speak["speaker"])
+                      .groupby("kind")["person"].nunique().to_dict())
+    missing = list(ttable.loc[ttable["status"] != "coded", "transcript"])
+    if missing:
+        log.warning("themes: %d transcript(s) have no coder in results/codes/coverage.tsv and are left out of "
+                    "every theme denominator (shown as \"not coded\"): %s", len(missing), ", ".join(missing))
     write_tsv(matrix, matrix_out)
-    write_text(text, quotes_out)
-    units = coded_units(codings_df, theme_df, site_df, turn_df)
+    if transcripts_out:
+        write_tsv(ttable, transcripts_out)
+    if summary_out:
+        write_text(summary_markdown(ttable, people_by_kind, count, lead_coder(cov)), summary_out)
+    for rel, text in pages.items():
+        write_text(text, qdir / rel)
     themed = int((codings_df["theme"].astype(str).str.strip() != "").sum())
-    log.info("themes: %d themes, %d sites; %d of %d themed coded spans are on participant turns "
-             "(the rest, on facilitator or marker turns, are not units); %d quotes",
-             len(theme_df), len(site_df), len(units), themed, len(q))
+    log.info("themes: %d themes, %d sites, %d of %d transcripts coded (count: %s); %d themed coded spans; "
+             "%d quotes on %d pages (largest %d bytes)", len(theme_df), len(site_df), len(coded_t),
+             len(ttable), count, themed, len(q), len(pages), max(len(t.encode()) for t in pages.values()))

@@ -1,19 +1,38 @@
-# Stage 8 (themes): theme x site x comparison group (x wave) matrix and quotes (one job), then the
+# Stage 8 (themes): theme x site x comparison group (x wave) matrix, the transcripts table (which
+# transcripts count, and each one's counted coder), the summary and the quote pages (one job), then the
 # figures (one job): one per declared group (config groups) and the heatmap by site.
-# Inputs are the codes stage's codings and theme table (codebook order), the sites table, the roster (for
-# attributions) and every pseudonymised English turn table.
+# Inputs are the codes stage's codings, coverage and theme table (codebook order), the coding
+# assignments (primary coders; optional), the sites table, the roster (for attributions) and every
+# pseudonymised English turn table.
+import yaml as _yaml
+
+#: The codebook's theme ids, in order: one quote page per site and theme (results/themes/quotes/).
+#: The codebook was checked at load; reading its theme list here is cheap, also in a cluster job.
+with open(config.get("codebook", "config/codebook.yaml"), encoding="utf-8-sig") as _fh:
+    THEME_IDS = [str(t["id"]) for t in (_yaml.safe_load(_fh) or {}).get("themes") or []]
+THEMES_CFG = config.get("themes", {})
+QUOTE_PAGES = [f"results/themes/quotes/{site}/{theme}.md" for site in SITES for theme in THEME_IDS]
+
+
 rule themes:
     input:
         codings="results/codes/codings.tsv",
+        coverage="results/codes/coverage.tsv",
         themes="results/codes/themes.tsv",
+        assignments=[ASSIGNMENTS] if ASSIGNMENTS else [],
         sites=config["sites"],
         roster=config["roster"],
         turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
     output:
         matrix=report("results/themes/theme_matrix.tsv", caption="../report/themes_matrix.rst", category="Themes"),
-        quotes=report("results/themes/quotes.md", caption="../report/themes_quotes.rst", category="Themes"),
+        transcripts=report("results/themes/transcripts.tsv", caption="../report/themes_transcripts.rst",
+                           category="Themes"),
+        summary=report("results/themes/summary.md", caption="../report/themes_summary.rst", category="Themes"),
+        quotes=report("results/themes/quotes/index.md", caption="../report/themes_quotes.rst", category="Themes"),
+        pages=QUOTE_PAGES,
     params:
-        quote_min_chars=config.get("themes", {}).get("quote_min_chars", 40),
+        quote_min_chars=THEMES_CFG.get("quote_min_chars", 40),
+        count_mode=THEMES_CFG.get("count", "primary"),
         design=DESIGN,
     log:
         "logs/themes.log",

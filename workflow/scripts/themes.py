@@ -1,4 +1,4 @@
-"""Stage 8 adapter: theme matrix and quotes by theme (qualflow.themes)."""
+"""Stage 8 adapter: theme matrix, transcripts table, summary and quote pages (qualflow.themes)."""
 import sys
 from pathlib import Path
 
@@ -7,7 +7,9 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 from qualflow.runner import run
 from qualflow.themes import write_themes
 
-run(lambda: write_themes(snakemake.input.codings, snakemake.input.themes, snakemake.input.sites,  # noqa: F821
-                         snakemake.input.roster, list(snakemake.input.turns),  # noqa: F821
-                         snakemake.params.quote_min_chars, snakemake.output.matrix,  # noqa: F821
-                         snakemake.output.quotes, snakemake.params.design), snakemake.log[0])  # noqa: F821
+i, o, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
+run(lambda: write_themes(i.codings, i.themes, i.sites, i.roster, list(i.turns), p.quote_min_chars, o.matrix,
+                         Path(o.quotes).parent, p.design, coverage=i.coverage,
+                         assignments=i.assignments[0] if i.assignments else None, count=p.count_mode,
+                         transcripts_out=o.transcripts, summary_out=o.summary, quote_pages=list(o.pages)),
+    snakemake.log[0])  # noqa: F821
