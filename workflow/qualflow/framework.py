@@ -8,7 +8,9 @@ role's short name), valence and code, so every statement in a synthesis can be t
 
 A **segment** is a coded span of an informant's turn: the spans of one turn and code from different
 coders are one segment when they overlap (the union of the spans), listing the coders and the
-valences they gave (two different valences: ``mixed``).
+valences they gave (two different valences: ``mixed``). (changed: issue 12) The stage shows the
+codings the theme counts use: each transcript's counted coder only (qualflow.counting; config
+``themes: count: union`` shows every coder's, merged as above).
 
 Three views of one table: ``framework_matrix.tsv`` (one row per segment, the reference), a
 self-contained HTML page with filters (site, wave, each comparison group, valence) that follow the
@@ -30,7 +32,8 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from .errors import InputError
+from .counting import counted_codings, counted_coders, read_assignments, read_coverage
+from .errors import InputError, raise_if
 from .study import read_roster
 from .tables import atomic_write, read_results_tsv, read_tsv, write_text, write_tsv
 
@@ -565,9 +568,14 @@ def framework_stage(codings: str, turns: Sequence[str], sites: str, roster: str,
                     themes: Sequence[Mapping], by: str, waves: Sequence[Mapping], transcript_waves: Mapping[str, str],
                     groups: Sequence[Mapping], site_groups: Sequence[Mapping], roles: Mapping[str, str],
                     title: str, out_tsv: str, out_html: str, out_xlsx: str,
-                    out_pages: Sequence[str] | None = None) -> None:
+                    out_pages: Sequence[str] | None = None, coverage: str | None = None,
+                    assignments: str | None = None, count: str = "primary") -> None:
     """Rule ``framework_matrix``: segments per case and category; TSV, the overview page with one page
-    per case (``out_pages``, :func:`case_pages`'s), and the workbook."""
+    per case (``out_pages``, :func:`case_pages`'s), and the workbook.
+
+    ``coverage``/``assignments``/``count``: which codings count (qualflow.counting), the same rule
+    as the theme matrix's; without ``coverage`` every coding is shown.
+    """
     site_df = read_tsv(sites)
     people = read_roster(roster, site_df)
     names = dict(zip(site_df["site"], site_df["name"]))
@@ -576,7 +584,13 @@ def framework_stage(codings: str, turns: Sequence[str], sites: str, roster: str,
                    for p in people if not p.is_facilitator}
     cats, category_of = categories(codes, themes, by)
     wave_ids = [w["id"] for w in waves]
-    m = segments(read_results_tsv(codings), _turns(turns), category_of, dict(cats),
+    coded = read_results_tsv(codings)
+    if coverage:
+        counted, problems = counted_coders(read_coverage(coverage), read_assignments(assignments),
+                                           str(assignments or "data/coding_assignments.tsv"))
+        raise_if(problems)
+        coded, _t = counted_codings(coded, counted, count)
+    m = segments(coded, _turns(turns), category_of, dict(cats),
                  {c["id"]: c["label"] for c in codes}, transcript_waves, names, attribution,
                  list(site_df["site"]), wave_ids, [c for c, _l in cats])
     group_ids = [g["id"] for g in groups]

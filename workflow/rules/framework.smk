@@ -26,6 +26,8 @@ FRAMEWORK_CASE_PAGES = list(_case_pages(FRAMEWORK_HTML, SITES, WAVE_IDS).values(
 rule framework_matrix:
     input:
         codings="results/codes/codings.tsv",
+        coverage="results/codes/coverage.tsv",
+        assignments=[ASSIGNMENTS] if ASSIGNMENTS else [],
         sites=config["sites"],
         roster=config["roster"],
         turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
@@ -52,6 +54,7 @@ rule framework_matrix:
         site_groups=SITE_GROUPS,
         roles={r.id: r.short for r in STUDY.design.roles},
         title=f"Framework matrix — {config.get('study', '')}",
+        count_mode=config.get("themes", {}).get("count", "primary"),
     log:
         "logs/framework_matrix.log",
     conda:
