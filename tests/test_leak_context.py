@@ -144,8 +144,8 @@ def test_the_demo_outputs_own_words_do_not_stop_a_run_for_participants_named_lik
     scope = Scope({"k": ("lg", "en")}, language_rules(None))
     r = scan(files, entries, scope=scope)
     assert r.hits.empty and r.fixed > 0
-    planted = write(tmp_path / "results/themes/quotes.md",
-                    (demo / "results/themes/quotes.md").read_text(encoding="utf-8")
+    planted = write(tmp_path / "results/themes/quotes/index.md",
+                    (demo / "results/themes/quotes/index.md").read_text(encoding="utf-8")
                     + '\n- "Sage and Meta said Hayes asked Krippendorff." [#1, Kampala, PSW]\n')
     hits = scan(files + [planted], entries, scope=scope).hits
     assert set(hits["key"]) == {"roster:k:1", "roster:k:2", "roster:k:3", "roster:k:4"}

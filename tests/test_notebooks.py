@@ -139,8 +139,8 @@ def test_agreement_notebook_without_agreement_or_translation(results_tree: Path,
 # ----------------------------------------------------------------------------------------------
 
 def test_audit_notebook_on_demo_results(demo: Path, tmp_path: Path) -> None:
-    quotes = demo / "results/themes/quotes.md"
-    line = next(l for l in quotes.read_text(encoding="utf-8").splitlines()
+    quotes = sorted((demo / "results/themes/quotes").glob("kampala/*.md"))
+    line = next(l for q in quotes for l in q.read_text(encoding="utf-8").splitlines()
                 if l.startswith("- ") and "When it comes to class" in l)
     transcript, turn = re.search(r"\((\S+), turn (\d+);", line).groups()
     out = stdout(execute(demo / "notebooks" / AUDIT, demo / "notebooks", tmp_path))

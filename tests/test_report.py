@@ -43,9 +43,21 @@ def test_agreement_quotes_and_codebook_pages_carry_the_tables(report):
     themes = pd.read_csv(res / "agreement/by_theme.tsv", sep="\t", dtype=str, keep_default_na=False)
     for label in themes[themes["scope"] == "all"]["label"]:
         assert f"<td>{label}</td>" in agreement.replace("&#x27;", "'")
+    # (changed: issue 14) the quotes page is the index and the first quotes of each theme, never all
     quotes = (res / "report/quotes.html").read_text(encoding="utf-8")
-    assert quotes.count("<li>") == sum(l.startswith("- ") for l in
-                                       (res / "themes/quotes.md").read_text(encoding="utf-8").splitlines())
+    themes_tsv = pd.read_csv(res / "codes/themes.tsv", sep="\t", dtype=str, keep_default_na=False)
+    sites = pd.read_csv(report / "config/sites.tsv", sep="\t", dtype=str, keep_default_na=False)["site"]
+    shown = 0
+    for theme in themes_tsv["theme"]:
+        lines = [l[2:] for s in sites for l in (res / f"themes/quotes/{s}/{theme}.md").read_text(
+            encoding="utf-8").splitlines() if l.startswith("- ")]
+        first = lines[:5]
+        shown += len(first)
+        assert all(f"<li>{html_escape(l)}</li>" in quotes for l in first)
+        if len(lines) > 5:
+            assert f"5 of {len(lines)} quotes shown" in quotes
+            assert f"<li>{html_escape(lines[5])}</li>" not in quotes
+    assert quotes.count("<li>") == shown
     book = pd.read_csv(res / "codes/codebook.tsv", sep="\t", dtype=str, keep_default_na=False)
     codebook = (res / "report/codebook.html").read_text(encoding="utf-8")
     assert all(f"<td>{html_escape(l)}</td>" in codebook for l in book["label"])

@@ -150,9 +150,68 @@ def codebook_page(codebook: pd.DataFrame, themes: pd.DataFrame) -> str:
     return _page("Codebook", "".join(parts))
 
 
+#: The report's quotes page shows this many quotes per theme (the first, in site and transcript
+#: order); every quote is in results/themes/quotes/ (one page per site and theme).
+QUOTES_PER_THEME = 5
+
+
+def quotes_html(pages: dict[str, str], themes: pd.DataFrame, sites: pd.DataFrame,
+                transcripts: pd.DataFrame | None, per_theme: int = QUOTES_PER_THEME) -> str:
+    """The report's quotes page at any size: the theme x site count of quotes (the index), then the
+    first ``per_theme`` quotes of each theme, never all. ``pages`` maps ``<site>/<theme>.md`` to its
+    text (results/themes/quotes/); a site whose transcripts are not coded says "not coded"."""
+    status: dict[str, str] = {}
+    if transcripts is not None and len(transcripts):
+        for s_id, g in transcripts.groupby("site", sort=False):
+            k, n = int((g["status"] == "coded").sum()), len(g)
+            status[s_id] = "not coded" if k == 0 else "coded" if k == n else f"partly coded ({k} of {n})"
+    labels = list(zip(themes["theme"], themes["label"]))
+    quotes_of = {key: [l[2:] for l in text.splitlines() if l.startswith("- ")] for key, text in pages.items()}
+    site_ids, names = list(sites["site"]), list(sites["name"])
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in ["Theme", *names, "All sites"])
+    rows = []
+    for i, (theme, label) in enumerate(labels, start=1):
+        cells, total = [], 0
+        for s_id in site_ids:
+            n = len(quotes_of.get(f"{s_id}/{theme}.md", []))
+            total += n
+            st = status.get(s_id, "coded")
+            cells.append(f'<td class="num">{"not coded" if st == "not coded" else n}</td>')
+        rows.append(f"<tr><td>{i}. {html.escape(label)}</td>{''.join(cells)}<td class=\"num\">{total}</td></tr>")
+    intro = (f"The number of quotes per theme and site, then the first {per_theme} of each theme (in site and "
+             "transcript order). Every quote, with its attribution, is in results/themes/quotes/: index.md, and "
+             "one page per site and theme (<site>/<theme>.md). Quotes come from each transcript’s counted coder "
+             "(results/themes/summary.md); a site not coded yet has no quotes.")
+    body = ["<h1>Quotes by theme</h1>", f"<p>{html.escape(intro)}</p>",
+            f"<table><caption>Quotes per theme and site</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table>"]
+    for i, (theme, label) in enumerate(labels, start=1):
+        every = [q for s_id in site_ids for q in quotes_of.get(f"{s_id}/{theme}.md", [])]
+        body.append(f"<h2>{i}. {html.escape(label)}</h2>")
+        if not every:
+            body.append("<p>No quotes.</p>")
+            continue
+        body.append("<ul>" + "".join(f"<li>{html.escape(q)}</li>" for q in every[:per_theme]) + "</ul>")
+        if len(every) > per_theme:
+            body.append(f"<p>{per_theme} of {len(every)} quotes shown: the others are in "
+                        f"results/themes/quotes/&lt;site&gt;/{html.escape(theme)}.md.</p>")
+    return _page("Quotes by theme", "\n".join(body))
+
+
+def uncoded_line(transcripts: pd.DataFrame | None) -> str | None:
+    """The front page's sentence on transcripts no coder coded (left out of the theme counts)."""
+    if transcripts is None or "status" not in transcripts.columns:
+        return None
+    missing = list(transcripts.loc[transcripts["status"] != "coded", "transcript"])
+    if not missing:
+        return None
+    return (f"- **Not coded yet: {len(missing)} transcript(s)** ({', '.join(missing)}), left out of every theme "
+            "count and denominator and shown as \"not coded\" (results/themes/summary.md).")
+
+
 def front_rst(study: str, table2: pd.DataFrame, by_code: pd.DataFrame, coverage: pd.DataFrame,
               flags_table: pd.DataFrame | None, n_sites: int, n_transcripts: int,
-              pages: Sequence[str]) -> str:
+              pages: Sequence[str], transcripts: pd.DataFrame | None = None) -> str:
     """The report's front page: what the study is, its key numbers, Table 2, links to every table."""
     total = table2[table2["site"] == "Total"].iloc[0] if (table2["site"] == "Total").any() else None
     per = coverage.groupby("transcript")["coder"].nunique()
@@ -169,6 +228,9 @@ def front_rst(study: str, table2: pd.DataFrame, by_code: pd.DataFrame, coverage:
                      f"at **{n_sites} sites** (Table 2).")
     lines.append(f"- **{n_transcripts} transcripts**; {len(per)} coded, **{double} double-coded** "
                  "(the units of the agreement analysis).")
+    uncoded = uncoded_line(transcripts)
+    if uncoded:
+        lines.append(uncoded)
     if len(pooled):
         p = pooled.iloc[0]
         ci = (f" (95% CI {_fmt_alpha(p['ci_low'])} to {_fmt_alpha(p['ci_high'])})"
@@ -193,17 +255,22 @@ def front_rst(study: str, table2: pd.DataFrame, by_code: pd.DataFrame, coverage:
 
 
 def write_report_pages(table2_tsv: str, by_code_tsv: str, by_theme_tsv: str, agreement_md: str,
-                       quotes_md: str, codebook_tsv: str, themes_tsv: str, coverage_tsv: str,
+                       quote_pages: Sequence[str], codebook_tsv: str, themes_tsv: str, coverage_tsv: str,
                        flags_table_tsv: str | None, sites_tsv: str, n_transcripts: int, study: str,
                        out_front: str, out_agreement: str, out_quotes: str, out_codebook: str,
-                       pages: Sequence[str]) -> None:
-    """Entry point of ``report_pages``."""
+                       pages: Sequence[str], transcripts_tsv: str | None = None) -> None:
+    """Entry point of ``report_pages``. ``quote_pages``: results/themes/quotes/<site>/<theme>.md;
+    ``transcripts_tsv``: results/themes/transcripts.tsv (which transcripts are coded)."""
     table2 = read_results_tsv(table2_tsv)
     by_code, by_theme = read_results_tsv(by_code_tsv), read_results_tsv(by_theme_tsv)
     coverage = read_results_tsv(coverage_tsv)
     flags = read_results_tsv(flags_table_tsv) if flags_table_tsv else None
     sites = read_results_tsv(sites_tsv)
-    write_text(front_rst(study, table2, by_code, coverage, flags, len(sites), n_transcripts, pages), out_front)
+    transcripts = read_results_tsv(transcripts_tsv) if transcripts_tsv else None
+    write_text(front_rst(study, table2, by_code, coverage, flags, len(sites), n_transcripts, pages, transcripts),
+               out_front)
     write_text(agreement_page(read_text_file(agreement_md), by_theme, by_code), out_agreement)
-    write_text(_page("Quotes by theme", markdown_html(read_text_file(quotes_md))), out_quotes)
+    texts = {f"{Path(p).parent.name}/{Path(p).name}": read_text_file(p) for p in quote_pages
+             if Path(p).name != "index.md"}
+    write_text(quotes_html(texts, read_results_tsv(themes_tsv), sites, transcripts), out_quotes)
     write_text(codebook_page(read_results_tsv(codebook_tsv), read_results_tsv(themes_tsv)), out_codebook)
