@@ -631,11 +631,20 @@ def test_second_demo_framework_workbook_reads_back_equal_to_the_tsv(ki: Path) ->
     assert list(back) == ["pre", "post"]
     for wave in ("pre", "post"):
         assert back[wave] == {(s, labels[c]): v for (s, c), v in matrix_cells(m, wave).items()}
-    # every coding of a framework code is in some segment of its turn
+    # every coding of the transcript's counted coder is in some segment of its turn (changed: issue 12
+    # item 8: the framework matrix shows the counted coder's codings, as the theme counts do, not the
+    # union of every coder's)
     codings = pd.read_csv(ki / "results/codes/codings.tsv", sep="\t", dtype=str,
                           keep_default_na=False)
+    from qualflow.counting import counted_coders, read_assignments, read_coverage
+    counted, problems = counted_coders(read_coverage(ki / "results/codes/coverage.tsv"),
+                                       read_assignments(ki / "data/coding_assignments.tsv"))
+    assert problems == [] and len(counted)
+    who = dict(zip(counted["transcript"], counted["counted_coder"]))
+    mine = codings[codings["coder"] == codings["transcript"].map(who)]
     seg = set(zip(m["transcript"], m["turn"], m["code"]))
-    assert set(zip(codings["transcript"], codings["turn"], codings["code"])) == seg
+    assert set(zip(mine["transcript"], mine["turn"], mine["code"])) == seg
+    assert set(m["coders"].str.split(";").explode()) <= set(who.values())
 
 
 @pytest.mark.parametrize("how", ["cocoding", "paired"])
