@@ -193,7 +193,8 @@ def plot_themes_by_group(matrix: pd.DataFrame, group: Group) -> tuple[Figure, pd
         if any_not_coded:
             handles.append(Patch(facecolor=NOT_CODED_STYLE["color"], hatch=NOT_CODED_STYLE["hatch"],
                                  edgecolor=NOT_CODED_STYLE["edgecolor"], label="Not coded (left out)"))
-        fig.legend(handles=handles, loc="outside lower center", ncols=max(len(handles), 1), frameon=False)
+        per_row = len(handles) if len(handles) <= 2 * len(panels) else 2 * len(panels)   # fits the width
+        fig.legend(handles=handles, loc="outside lower center", ncols=max(per_row, 1), frameon=False)
     return fig, data
 
 
