@@ -82,3 +82,25 @@ def test_report_opens_in_chromium_with_table2_total_row_on_the_front_page(report
     assert [c.strip() for c in total] in [[x.strip() for x in c] for c in cells], \
         f"Table 2's total row not on the report's front page ({len(rows)} rows rendered)"
     assert "Key numbers" in dom
+
+
+def test_quotes_page_shows_counts_and_the_first_quotes_and_says_not_coded() -> None:
+    """Issue 14 item 3 and issue 12 item 7, without a run: at most 5 quotes per theme, the counts
+    per site, "not coded" for a site without codings, and the front page's sentence naming it."""
+    from qualflow.report import quotes_html, uncoded_line
+    themes = pd.DataFrame({"theme": ["T1", "T2"], "label": ["Stigma", "Money"]})
+    sites = pd.DataFrame({"site": ["a", "b"], "name": ["Alpha", "Beta"]})
+    lines = [f'- "quote {i}" [#{i}, Alpha, PSW] (a.FG1, turn {i}; coders: coder_a)' for i in range(1, 8)]
+    pages = {"a/T1.md": "# 1. Stigma: Alpha\n\n" + "\n".join(lines) + "\n", "a/T2.md": "# 2. Money: Alpha\n",
+             "b/T1.md": "# 1. Stigma: Beta\n\n_Beta: not coded yet._\n", "b/T2.md": ""}
+    t = pd.DataFrame({"site": ["a", "b", "b"], "transcript": ["a.FG1", "b.FG1", "b.FG2"],
+                      "status": ["coded", "not coded", "not coded"]})
+    page = quotes_html(pages, themes, sites, t)
+    assert page.count("<li>") == 5 and "quote 5" in page and "quote 6" not in page
+    assert "5 of 7 quotes shown" in page
+    assert ('<tr><td>1. Stigma</td><td class="num">7</td><td class="num">not coded</td>'
+            '<td class="num">7</td></tr>') in page
+    assert "<h2>2. Money</h2>\n<p>No quotes.</p>" in page
+    assert uncoded_line(t) == ("- **Not coded yet: 2 transcript(s)** (b.FG1, b.FG2), left out of every theme count "
+                               "and denominator and shown as \"not coded\" (results/themes/summary.md).")
+    assert uncoded_line(t.assign(status="coded")) is None
