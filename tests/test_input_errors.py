@@ -154,6 +154,8 @@ def test_two_primary_coders_for_a_transcript_are_rejected_at_load(pristine, tmp_
     count uses) is checked before any job: a bad value, and two primaries for one transcript at the
     same specificity (an exact row beats a <site>.* row, which beats *)."""
     project = _copy(pristine, tmp_path)
+    # a first load passes and is cached: the edit below must still be seen (the table is in the key)
+    assert snakemake(project, "--profile", "profiles/default", "-n", check=False).returncode == 0
     table = project / "data/coding_assignments.tsv"
     table.write_text("coder\ttranscript\tprimary\tnote\n"
                      "coder_a\t*\tyes\tcodes every transcript\n"

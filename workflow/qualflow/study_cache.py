@@ -61,6 +61,9 @@ def input_files(config: dict, base: Path, config_path: str | Path | None) -> tup
     files = [str(at(config_path))] if config_path else []
     files += [str(at(config[k])) for k in ("sites", "roster", "identifiers", "codebook", "site_waves")
               if config.get(k)]
+    assignments = config.get("coding_assignments", "data/coding_assignments.tsv")   # its primary column
+    if assignments and at(assignments).is_file():
+        files.append(str(at(assignments)))
     names: list[str] = []
     for key in ("raw_dir", "codings_dir"):
         root = at(config[key]) if config.get(key) else None
