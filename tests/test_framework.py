@@ -179,6 +179,7 @@ def test_overview_counts_each_cell_and_links_each_case_page(tmp_path: Path) -> N
     page_path.write_text(page, encoding="utf-8")
     dom = _dom(page_path.as_uri() + "#wave=pre", tmp_path)
     assert len(_visible(dom, 'tr class="case"')) == 2 and 'id="shown-segments">4<' in dom
+    assert "id=\"in-report\" hidden" in dom                          # a file: page, not the report
 
 
 def test_framework_stage_writes_the_overview_and_a_page_per_case(demo) -> None:

@@ -123,3 +123,30 @@ def test_marathi_pair_renders_in_devanagari(tmp_path):
     shot = tmp_path / "mr.png"
     done = _run(path.as_uri(), tmp_path, f"--screenshot={shot}", "--window-size=1200,700")
     assert done.returncode == 0 and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_demo_review_index_links_every_site_page_and_each_shows_its_flags(demo, tmp_path):
+    """(issue 14) The demo's review: the index in Chromium links a page per site; each page opens and
+    shows every flag of its site; Hebrew runs right to left; an old deep link forwards to the site."""
+    res = demo / "results/translation"
+    sites = pd.read_csv(demo / "config/sites.tsv", sep="\t", dtype=str, keep_default_na=False)
+    translated = sorted({p.parent.name for p in res.glob("*/*.flags.tsv")})
+    done = _run((res / "review.html").as_uri(), tmp_path, "--dump-dom")
+    assert done.returncode == 0, done.stderr[-2000:]
+    links = dict(re.findall(r'<a href="([^"]+)" data-site="([^"]+)">', done.stdout))
+    assert sorted(links.values()) == translated
+    assert all(href == f"review/{site}.html" for href, site in links.items())
+    assert 'id="in-report" hidden' in done.stdout                   # a file: page, not the report
+    names = dict(zip(sites["site"], sites["name"]))
+    for site in translated:
+        flags = pd.concat([pd.read_csv(f, sep="\t", dtype=str, keep_default_na=False)
+                           for f in sorted((res / site).glob("*.flags.tsv"))])
+        dom = _run((res / "review" / f"{site}.html").as_uri(), tmp_path, "--dump-dom").stdout
+        assert "<h1>Translation check — " in dom and f" · {names[site]}</h1>" in dom
+        assert dom.count('<li><span class="badge') == len(flags)     # every flag of the site, placed
+        assert f'id="shown">{len(_rows(dom))}<' in dom                 # the filter script ran
+        assert {m for m in re.findall(r'data-site="([^"]+)"', dom)} == {site}
+        if site == "beer_sheva":
+            assert 'lang="he" dir="rtl"' in dom
+    dom = _run((res / "review.html").as_uri() + "#site=beer_sheva&severity=error", tmp_path, "--dump-dom").stdout
+    assert " · " + names["beer_sheva"] + "</h1>" in dom              # forwarded to the site's page

@@ -443,6 +443,7 @@ def matrix_html(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[
 
 _INDEX_JS = """
 (function(){
+  if(location.protocol==='data:'||location.protocol==='blob:'){document.getElementById('in-report').hidden=false;}
   var keys=JSON.parse(document.getElementById('filter-keys').textContent);
   function sel(k){return document.getElementById('f-'+k);}
   function apply(){
@@ -540,6 +541,8 @@ def matrix_index_html(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[
         "segment with its attribution and place (transcript:turn). Every segment is also in "
         "framework_matrix.tsv and the workbook's segments sheet. Filters follow the URL hash, e.g. "
         "<code>#site=ulm</code>.</p>\n"
+        '<p id="in-report" hidden><strong>Inside the HTML report the links to the case pages do not work: '
+        "open results/framework/framework_matrix.html from the results folder.</strong></p>\n"
         f'<div id="filters">{" ".join(filters)} — <span id="shown-cases">{len(cases)}</span> cases, '
         f'<span id="shown-segments">{len(matrix)}</span> segments</div>\n'
         f'<script type="application/json" id="filter-keys">{json.dumps(keys)}</script>\n'

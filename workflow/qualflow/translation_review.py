@@ -210,6 +210,7 @@ def translation_summary(site_flag_paths: Sequence[str], length_paths: Sequence[s
 
 _INDEX_JS = """
 (function(){
+  if(location.protocol==='data:'||location.protocol==='blob:'){document.getElementById('in-report').hidden=false;}
   var q={};location.hash.replace(/^#/,'').split('&').forEach(function(kv){var p=kv.split('=');
     if(p[0]){q[decodeURIComponent(p[0])]=decodeURIComponent(p[1]||'');}});
   var links=document.querySelectorAll('a[data-site]');
@@ -246,6 +247,8 @@ def review_index_html(table: pd.DataFrame, sites: Sequence[str], links: Mapping[
     body = ("<p>Translation-check flags per site and kind (open and decided by the translation leads). "
             "Open a site for its local transcripts beside their English translations, aligned turn by "
             "turn, with flagged turns highlighted and a filter by severity.</p>\n"
+            '<p id="in-report" hidden><strong>Inside the HTML report the links to the site pages do not work: '
+            "open results/translation/review.html from the results folder.</strong></p>\n"
             f'<table class="counts"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>\n')
     return _page(title, body, _INDEX_JS)
 
