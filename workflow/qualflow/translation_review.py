@@ -338,22 +338,28 @@ def _text_cell(text: str, lang: str) -> str:
 
 def _place_flags(blocks: list[Block], local: pd.DataFrame, en: pd.DataFrame,
                  flags: pd.DataFrame) -> tuple[dict[int, list[dict]], list[dict]]:
-    """Attach each flag to its alignment block: by local turn, or by English turn for English-only turns."""
+    """Attach each flag to its alignment block: by local turn, or by English turn for English-only turns.
+
+    Blocks are looked up by turn number (the first block in order wins), so placing is linear in the
+    pair's turns and flags."""
     placed: dict[int, list[dict]] = {}
     unplaced = []
-    lturns = [{int(local.iloc[i].turn) for i in b.local} for b in blocks]
-    eturns = [{int(en.iloc[i].turn) for i in b.en} for b in blocks]
+    lnum, enum_ = [int(t) for t in local["turn"]], [int(t) for t in en["turn"]]
+    lturns = [{lnum[i] for i in b.local} for b in blocks]
+    by_local: dict[int, int] = {}
+    by_en: dict[int, list[int]] = {}
+    for k, b in enumerate(blocks):
+        for i in b.local:
+            by_local.setdefault(lnum[i], k)
+        for i in b.en:
+            by_en.setdefault(enum_[i], []).append(k)
     for f in flags.to_dict("records"):
         t = int(f["turn"])
         te = int(f["turn_en"]) if str(f.get("turn_en", "")).strip() not in ("", "nan") else None
-        hit = None
-        for k, b in enumerate(blocks):
-            if te is None and t in lturns[k]:
-                hit = k
-            elif te is not None and te in eturns[k] and (t in lturns[k] or not b.local):
-                hit = k
-            if hit is not None:
-                break
+        if te is None:
+            hit = by_local.get(t)
+        else:
+            hit = next((k for k in by_en.get(te, []) if t in lturns[k] or not blocks[k].local), None)
         if hit is None:
             unplaced.append(f)
         else:
@@ -377,10 +383,11 @@ def _flag_items(fl: list[dict]) -> str:
 
 def _pair_rows(p: ReviewPair, blocks: list[Block], placed: dict[int, list[dict]]) -> list[str]:
     out = []
+    L, E = list(p.local.itertuples(index=False)), list(p.en.itertuples(index=False))  # no Series per row
     for k, b in enumerate(blocks):
         fl = placed.get(k, [])
-        lrows = [p.local.iloc[i] for i in b.local]
-        erows = [p.en.iloc[i] for i in b.en]
+        lrows = [L[i] for i in b.local]
+        erows = [E[i] for i in b.en]
         sevs = sorted({f["severity"] for f in fl}, key=lambda s: _SEV_RANK.get(s, 9))
         open_ = [f for f in fl if (f.get("status") or "open") == "open"]
         classes = ["turn"]
