@@ -102,3 +102,151 @@ def test_cli_writes_its_near_misses_to_restricted_and_names_only_the_file(mini_s
     assert rows[0].split("\t")[:2] == ["file", "line"] and len(rows) == 2 and "roster:beta:2" in rows[1]
     assert "near misses (spellings close to a name; check them) in restricted/leak_near_misses_scan.tsv" in err
     assert "Okelloh" not in err
+
+
+# Issue 14: the gate in windows (bounded memory) and in parts (one per site and per study-wide rule),
+# merged by leak_check into exactly what one scan of every file gives.
+
+def test_joined_segments_read_like_the_joined_string():
+    """A markup file and its unescaped copy are scanned as one text without building it."""
+    from qualflow.leaks import _Joined
+    segs = ["ab\ncd", "", "ef\n", "g"]
+    whole = "\n".join(segs)
+    j = _Joined(segs)
+    assert j.length == len(whole)
+    for a in range(len(whole) + 1):
+        for b in range(a, len(whole) + 1):
+            assert j.slice(a, b) == whole[a:b] and j.newlines(a, b) == whole.count("\n", a, b), (a, b)
+
+
+def test_scanning_in_windows_finds_what_one_pass_finds(tmp_path, monkeypatch):
+    """The matcher sees a large text a window at a time: same hits, lines, contexts and near misses,
+    and a name written across a window edge is found once, at its line."""
+    import random
+
+    from qualflow import leaks
+    rng = random.Random(7)
+    words = ["the", "ward", "said", "Denis", "Okello", "Acanit", "Kisoboka", "Hill", "Hospital", "Neema",
+             "neema", "O.", "K.", "peer", "Okellos", "Okelloh", "&#68;enis", "<b>", "</b>", "\n"]
+    text = " ".join(rng.choice(words) for _ in range(20000))
+    files = [write(tmp_path / "big.md", text), write(tmp_path / "big.html", text)]
+    whole = leaks.scan_files(files, ENTRIES)
+    monkeypatch.setattr(leaks, "WINDOW", 997)
+    monkeypatch.setattr(leaks, "OVERLAP", 64)
+    monkeypatch.setattr(leaks, "MARGIN", 160)
+    joined = leaks._Joined(next(leaks.file_texts(files[1]))[1])
+    assert len(joined.windows(leaks.WINDOW)) > 100
+    windowed = leaks.scan_files(files, ENTRIES)
+    assert len(whole.hits) > 1000 and len(whole.near) > 0
+    for a, b in ((whole.hits, windowed.hits), (whole.near, windowed.near), (whole.files, windowed.files)):
+        assert a.to_dict("records") == b.to_dict("records")
+    # A two-word name cut by a window edge: "Denis" ends one window, "O." starts the next.
+    edge = write(tmp_path / "edge.txt", "x" * 900 + " Denis\nO. " + "y" * 300 + "\n")
+    assert [(h["line"], h["key"]) for h in leaks.scan_files([edge], ENTRIES).hits.to_dict("records")] == [
+        (1, "roster:k:9")]
+    assert leaks._Joined([edge.read_text()]).windows(leaks.WINDOW)[0][1] == 907   # cut just after "Denis\n"
+
+
+def test_merged_parts_equal_one_scan_of_every_file_decisions_included(tmp_path):
+    """Hits, near misses and reviewed decisions over parts (as the scan jobs write and leak_check reads
+    them) give exactly one scan's tables: a study-wide copy of a waived place is waived even when
+    the waived text was scanned by another part."""
+    from qualflow.affixes import language_rules
+    from qualflow.leak_context import read_decisions
+    from qualflow.leaks import Scope, combine, read_part, scan_files
+    from qualflow.tables import write_tsv
+    scope = Scope({"k": ("lg", "en"), "d": ("sw", "en")}, language_rules(None))
+    people = PEOPLE + [Person("k", "F1", "Ana Velorquez", ("Ana V.", "Ana"), "facilitator", "female", "", ("FG1",),
+                              False, 13)]
+    entries = gate_entries(people, IDS)
+    files = [write(tmp_path / "results/pseudonymised/d/FG1.sw.txt", "P03: Yeye ana wazo zuri.\nOkelo\n"),
+             write(tmp_path / "results/pseudonymised/k/FG1.en.txt", "Kisobokaa and Okelo\nNeema K. here\n"),
+             write(tmp_path / "results/themes/quotes.md", "- Okelo: \"Yeye ana wazo zuri.\" [#3]\n"),
+             write(tmp_path / "results/translation/review.html", "<td>Kisobokaa &#68;enis O. yeye ana wazo</td>\n")]
+    decisions = read_decisions(write(tmp_path / "gate_decisions.tsv", "key\tsite\tlanguage\tdecision\treason\n"
+                                     "roster:k:F1\td\tsw\tnot_a_name\tKiswahili 'has'\n"),
+                               scope.site_languages, {e.key for e in entries})
+    whole = combine([scan_files(files, entries, scope=scope)], decisions)
+    parts = []
+    for i, group in enumerate([[files[2]], [files[0], files[3]], [files[1]]]):
+        p = scan_files(group, entries, scope=scope)
+        out = [tmp_path / f"part{i}/{n}.tsv" for n in ("hits", "near_misses", "files")]
+        for df, path in zip((p.hits, p.near, p.files), out):
+            write_tsv(df, path)
+        parts.append(read_part(*out))
+    merged = combine(parts, decisions)
+    assert len(whole.hits) >= 4 and len(whole.waived) == 2 and len(whole.near) >= 2
+    assert set(whole.waived["file"].str.rsplit("/", n=1).str[1]) == {"FG1.sw.txt", "quotes.md"}
+    for a, b in ((whole.hits, merged.hits), (whole.waived, merged.waived), (whole.near, merged.near)):
+        assert a.astype(str).to_dict("records") == b.astype(str).to_dict("records")
+    assert (whole.files, whole.fixed) == (merged.files, merged.fixed) == (4, 0)
+
+
+def _single_scan(project: Path, files: list[str]):
+    """One scan of ``files`` (relative to ``project``) with the study's names, scope and decisions."""
+    import os
+
+    import yaml
+
+    from qualflow.leaks import gate
+    here = os.getcwd()
+    os.chdir(project)
+    try:
+        config = yaml.safe_load(Path("config/config.yaml").read_text(encoding="utf-8"))
+        result, scope, _ = gate(config["sites"], config["roster"], config["identifiers"], [Path(f) for f in files],
+                                config.get("affixes"), config.get("english", "en"), config.get("gate_decisions"))
+    finally:
+        os.chdir(here)
+    return result, scope
+
+
+def _gated(project: Path) -> list[str]:
+    return sorted(str(p.relative_to(project)) for p in (project / "results").rglob("*") if p.is_file()
+                  and p.name not in {"leak_check.tsv", "leak_decisions.tsv", "manifest.tsv"})
+
+
+def test_the_workflows_gate_in_parts_equals_one_scan_of_every_output(demo):
+    """leak_scan_<site> and leak_scan_<rule> jobs merged by leak_check: the near misses and (empty)
+    hits one scan of results/ gives; every output scanned by exactly one part."""
+    from qualflow.tables import read_results_tsv
+    files = _gated(demo)
+    whole, _ = _single_scan(demo, files)
+    assert (demo / "results/leak_check.tsv").read_text() == "file\tline\tkey\tcategory\n" and whole.hits.empty
+    near = read_results_tsv(demo / "restricted/leak_near_misses.tsv")
+    assert len(near) > 0
+    assert near.to_dict("records") == whole.near.astype(str).to_dict("records")
+    leak = demo / "restricted/leak"
+    scanned = [f for p in sorted(leak.glob("*/*/files.tsv")) for f in read_results_tsv(p)["file"]]
+    assert sorted(scanned) == files
+    assert {p.parent.name for p in leak.glob("sites/*/files.tsv")} == {"ulm", "hamburg", "kampala",
+                                                                        "dar_es_salaam", "beer_sheva"}
+    assert {"codes", "themes", "report_pages"} <= {p.parent.name for p in leak.glob("rules/*/files.tsv")}
+
+
+def test_a_planted_leak_rescans_only_its_parts_and_fails_as_one_scan_does(demo, tmp_path):
+    """A name planted in a per-site output and in a study-wide one (files no other rule reads): only
+    those two parts re-scan (dry run), and the run fails with exactly the lines one scan gives."""
+    import re
+    import shutil
+
+    from conftest import snakemake
+    from qualflow.leaks import leak_problems
+    project = tmp_path / "planted"
+    shutil.copytree(demo, project, symlinks=True)
+    with open(project / "results/pseudonymised/ulm/FG1.de.txt", "a", encoding="utf-8") as fh:
+        fh.write("P01: Ich habe Markus T. gefragt.\n")
+    with open(project / "results/codes/summary.md", "a", encoding="utf-8") as fh:
+        fh.write("\nThanks to Sabine Kieselbach.\n")
+    out = snakemake(project, "--profile", "profiles/default", "-n", "--quiet", "rules").stdout
+    jobs = set(re.findall(r"^(\S+)\s+\d+$", out, flags=re.M)) - {"total"}
+    assert jobs == {"leak_scan_ulm", "leak_scan_codes", "leak_check", "manifest", "all"}
+    whole, scope = _single_scan(project, _gated(project))
+    expected = [str(p) for p in leak_problems(whole.hits, scope)]
+    assert [e.split(": contains")[0].rsplit(":", 1)[0] for e in expected] == [
+        "results/codes/summary.md", "results/pseudonymised/ulm/FG1.de.txt"]
+    proc = snakemake(project, "--profile", "profiles/default", check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    reported = [line for line in proc.stderr.splitlines() if ": contains a " in line]
+    assert sorted(set(reported)) == sorted(expected)
+    assert "Markus" not in proc.stderr and "Kieselbach" not in proc.stderr
+    assert not (project / "results/leak_check.tsv").exists()

@@ -20,6 +20,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import pandas as pd
 import regex
@@ -28,11 +29,11 @@ from rapidfuzz.distance import JaroWinkler
 
 from .affixes import LanguageAffixes, language_rules
 from .errors import Problem, raise_if
-from .names import AffixRules, Entry, Matcher
+from .names import AffixRules, Entry, Match, Matcher
 from .leak_context import MARKUP_SUFFIXES, Decision, FixedText, blank_markup, context, read_decisions, same_place
 from .names import INVISIBLE
 from .study import Identifier, Person, read_identifiers, read_roster, read_sites
-from .tables import write_tsv
+from .tables import read_results_tsv, write_tsv
 from .wordlists import is_ordinary
 
 log = logging.getLogger("qualflow.leaks")
@@ -72,22 +73,116 @@ def _png_text(data: bytes) -> str:
     return "\n".join(out)
 
 
-def file_texts(path: Path) -> list[tuple[str, str]]:
-    """(label, text) pairs to scan for one file: a zip yields one per member."""
-    data = path.read_bytes()
+def file_texts(path: Path) -> Iterator[tuple[str, list[str]]]:
+    """(label, segments) to scan for one file, one at a time: a zip yields one per member.
+
+    A markup file has two segments, its text and the same text with entities decoded (``&#1502;``
+    would hide a Hebrew name), scanned as if joined by a newline but never copied into one string:
+    a large page is held twice, not four times.
+    """
     if path.suffix.lower() in ZIP_SUFFIXES and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
-            return [(f"{path}!{name}", z.read(name).decode("utf-8", "replace"))
-                    for name in sorted(z.namelist()) if not name.endswith("/")]
-    if data.startswith(b"\x89PNG"):
-        return [(str(path), _png_text(data))]
-    text = data.decode("utf-8", "replace")
+            for name in sorted(z.namelist()):
+                if not name.endswith("/"):
+                    yield f"{path}!{name}", [z.read(name).decode("utf-8", "replace")]
+        return
+    with path.open("rb") as fh:
+        png = fh.read(4) == b"\x89PNG"
+    if png:
+        yield str(path), [_png_text(path.read_bytes())]
+        return
+    text = path.read_bytes().decode("utf-8", "replace")
     if path.suffix.lower() in MARKUP_SUFFIXES:
         text = blank_markup(text)   # tag and attribute names are the format's words, not data (<meta>)
     if path.suffix.lower() in MARKUP_SUFFIXES | {".ipynb"}:
-        # Entities (&#1502;) would hide Hebrew names from a plain scan.
-        text = text + "\n" + html.unescape(text)
-    return [(str(path), text)]
+        yield str(path), [text, html.unescape(text)]
+    else:
+        yield str(path), [text]
+
+
+WINDOW = 1 << 22      # characters the matcher sees at once: its working memory is tens of bytes per character
+OVERLAP = 4096        # longer than any name form, so a name across a window edge is still found whole
+MARGIN = 512          # text either side of a window that a hit's context and word checks may look at
+
+
+class _Joined:
+    """Segments read as one text joined by newlines, without building that text."""
+
+    def __init__(self, segments: list[str]) -> None:
+        self.segments = segments
+        self.starts, at = [], 0
+        for seg in segments:
+            self.starts.append(at)
+            at += len(seg) + 1
+        self.length = at - 1
+
+    def slice(self, a: int, b: int) -> str:
+        """The joined text's [a, b)."""
+        if len(self.segments) == 1:
+            seg = self.segments[0]
+            return seg if (a, b) == (0, len(seg)) else seg[a:b]
+        out = []
+        for s, seg in zip(self.starts, self.segments):
+            if s and a <= s - 1 < b:
+                out.append("\n")   # the join before this segment
+            lo, hi = max(a, s), min(b, s + len(seg))
+            if lo < hi:
+                out.append(seg[lo - s:hi - s])
+        return "".join(out)
+
+    def newlines(self, a: int, b: int) -> int:
+        """Newlines in the joined text's [a, b), the joins included."""
+        n = 0
+        for s, seg in zip(self.starts, self.segments):
+            if s and a <= s - 1 < b:
+                n += 1
+            lo, hi = max(a, s), min(b, s + len(seg))
+            if lo < hi:
+                n += seg.count("\n", lo - s, hi - s)
+        return n
+
+    def windows(self, size: int) -> list[tuple[int, int]]:
+        """(start, end) cuts of each segment at line ends (else white space), each about ``size`` long.
+
+        A cut after a newline or a space keeps every word boundary as it is in the whole text.
+        """
+        cuts = []
+        for s, text in zip(self.starts, self.segments):
+            start, n = 0, len(text)
+            while start < n:
+                end = n
+                if n - start > size:
+                    end = text.rfind("\n", start + size // 2, start + size) + 1
+                    if end <= 0:
+                        end = text.rfind(" ", start + size // 2, start + size) + 1
+                    if end <= 0:
+                        end = start + size
+                cuts.append((s + start, s + end))
+                start = end
+        return cuts
+
+
+def _find(matcher: Matcher, text: _Joined, **kw) -> Iterator[tuple[str, Match, int]]:
+    """(around, match, offset of around) for every match of the whole text, found a window at a time (bounded memory).
+
+    A window is matched with OVERLAP characters of what follows, and keeps the matches that start
+    inside it and after the previous kept match: the leftmost-longest matches of one pass over the
+    whole text. ``around`` is the window with MARGIN characters either side, and the match's offsets
+    are into it, so a hit's context and word are read as from the whole text. Matches come in order.
+    """
+    covered, n = 0, text.length
+    for start, end in text.windows(WINDOW):
+        lo, hi = max(0, start - MARGIN), min(n, end + OVERLAP + MARGIN)
+        around = text.slice(lo, hi)
+        piece = around[start - lo:min(n, end + OVERLAP) - lo]
+        shift = start - lo
+        for m in matcher.find(piece, **kw):
+            at = start + m.start
+            if at >= end or at < covered:
+                continue
+            covered = start + m.end
+            yield around, m._replace(start=m.start + shift, end=m.end + shift, name_start=m.name_start + shift,
+                                     name_end=m.name_end + shift), lo
 
 
 @dataclass
@@ -149,6 +244,113 @@ def _key_site(key: str) -> str:
     return key.split(":")[1]
 
 
+PART_COLUMNS = HIT_COLUMNS + ["rule", "where", "site", "lang", "before", "after"]
+FILE_COLUMNS = ["file", "fixed"]
+
+
+@dataclass
+class ScanPart:
+    """What one scan of some files found, before reviewed decisions: what ``combine`` merges.
+
+    ``hits`` has PART_COLUMNS (``before``/``after``: the normalised context either side of the name,
+    which decides whether a study-wide copy repeats a waived place), in scan order; ``near`` has one
+    row per (token, form) at the token's first place in these files; ``files`` one row per file
+    scanned with its occurrences in the pipeline's own text (not counted).
+    """
+
+    hits: pd.DataFrame
+    near: pd.DataFrame
+    files: pd.DataFrame
+
+
+def scan_files(paths: list[Path], entries: list[Entry], near_threshold: float = 0.92,
+               scope: Scope | None = None) -> ScanPart:
+    """Find name hits (fail-safe: affixed and partial forms too) and near misses in the given files.
+
+    Not counted: occurrences inside the pipeline's own fixed text (leak_context.FixedText, built only
+    when there is a hit to judge). Memory stays bounded by the largest file's text: the matcher sees
+    it a window at a time, and a near-miss token keeps its first line, not the text.
+    """
+    scope = scope or Scope({}, language_rules(None))
+    matcher = Matcher(entries, AffixRules(scope.rules))
+    strict_all = bool(scope.unruled())
+    fixed: FixedText | None = None
+    hits, files = [], []
+    single = sorted({e.form for e in entries if " " not in e.form and len(e.form) >= 5})
+    form_key = {e.form: e.key for e in entries}
+    tokens: dict[str, str] = {}        # token -> the file (label) it first appears in, in path order
+    sources: dict[str, Path] = {}      # label -> its path, to find a near miss's line afterwards
+    for path in paths:
+        n_fixed = 0
+        for label, segments in file_texts(path):
+            site, lang = scope.where(label)
+            strict = bool(scope.unruled({lang})) if lang else strict_all
+            text = _Joined(segments)
+            line, pos = 1, 0
+            for around, m, lo in _find(matcher, text, fail_safe=True, strict=strict):
+                if m.rule == "partial" and _ordinary(around, m, {lang} if lang else scope.languages):
+                    continue   # a frequent word of the language that starts like the name (משהו, not משה)
+                if fixed is None:
+                    fixed = FixedText(matcher)
+                if fixed.covers(m.entry.key, around, m.name_start, m.name_end):
+                    n_fixed += 1   # the pipeline's own words (a citation, a heading, code), not data
+                    continue
+                line += text.newlines(pos, lo + m.start)
+                pos = lo + m.start
+                key_site = _key_site(m.entry.key)
+                where = ("study" if not site else
+                         "own_site" if key_site in {site, "*"} else "other_site")
+                before, after = context(around, m.name_start, m.name_end)
+                hits.append({"file": label, "line": line, "key": m.entry.key, "category": m.entry.category,
+                             "rule": m.rule, "where": where, "site": site, "lang": lang,
+                             "before": before, "after": after})
+            new = set().union(*map(_tokens, segments)) - tokens.keys()
+            if new:
+                tokens.update(dict.fromkeys(new, label))
+                sources[label] = path
+            del segments, text
+        files.append({"file": str(path), "fixed": n_fixed})
+    near_rows = _near_misses(tokens, single, form_key, near_threshold)
+    _add_lines(near_rows, sources)
+    return ScanPart(pd.DataFrame(hits, columns=PART_COLUMNS), pd.DataFrame(near_rows, columns=NEAR_COLUMNS),
+                    pd.DataFrame(files, columns=FILE_COLUMNS))
+
+
+def _place(df: pd.DataFrame) -> pd.DataFrame:
+    """Sort keys for where a row is, in the order one scan of the files in path order visits it."""
+    where = [str(f).partition("!") for f in df["file"]]
+    return df.assign(_p=[w[0] for w in where], _m=[w[2] for w in where], _l=df["line"].astype(int))
+
+
+def combine(parts: list[ScanPart], decisions: list[Decision] | None = None) -> GateResult:
+    """The gate's result over the files of all ``parts`` (disjoint), as one scan of all of them gives it.
+
+    Hits are pooled in (file, zip member, line) order, then reviewed decisions apply to the pool (a
+    study-wide copy is waived where it repeats a waived place in *any* part). A near miss is reported
+    at the token's first place over all parts. Parts read back from their TSVs (strings) and parts
+    from memory give the same result.
+    """
+    hits = pd.concat([p.hits.astype({"line": int}) for p in parts], ignore_index=True)
+    hits = hits.astype({c: str for c in PART_COLUMNS if c != "line"})
+    hits = _place(hits).sort_values(["_p", "_m", "_l"], kind="stable").drop(columns=["_p", "_m", "_l"])
+    raw = [{**h, "ctx": (h.pop("before"), h.pop("after"))} for h in hits.to_dict("records")]
+    decided = {(d.key, d.site, d.language): d for d in decisions or []}
+    kept, waived = _apply_decisions(raw, decided)
+    cols = HIT_COLUMNS + ["rule", "where", "site", "lang"]
+    hit_df = pd.DataFrame(kept, columns=cols).drop_duplicates()
+    waived_df = pd.DataFrame(waived, columns=cols + ["decision_line"]).drop_duplicates()
+    near = pd.concat([p.near.astype({"line": int, "similarity": float}) for p in parts], ignore_index=True)
+    if len(near):
+        near = _place(near).sort_values(["token", "_p", "_m", "_l"], kind="stable")
+        first = near.drop_duplicates("token")[["token", "file", "line"]]
+        near = near.merge(first, on=["token", "file", "line"]).drop(columns=["_p", "_m", "_l"])
+    near = near.sort_values(["file", "token", "form"]).reset_index(drop=True)
+    files = pd.concat([p.files.astype({"fixed": int}) for p in parts], ignore_index=True)
+    return GateResult(hit_df.sort_values(["file", "line", "key"], kind="stable").reset_index(drop=True), near,
+                      len(files), waived_df.sort_values(["file", "line", "key"], kind="stable").reset_index(drop=True),
+                      int(files["fixed"].sum()))
+
+
 def scan(paths: list[Path], entries: list[Entry], near_threshold: float = 0.92,
          scope: Scope | None = None, decisions: list[Decision] | None = None) -> GateResult:
     """Find name hits (fail-safe: affixed and partial forms too) and near misses in the given files.
@@ -158,49 +360,7 @@ def scan(paths: list[Path], entries: list[Entry], near_threshold: float = 0.92,
     (key, site, language), and hits in outputs of no known language that repeat such a waived
     occurrence (the review page quotes the site's turns). Own-site hits are never waived.
     """
-    scope = scope or Scope({}, language_rules(None))
-    matcher = Matcher(entries, AffixRules(scope.rules))
-    strict_all = bool(scope.unruled())
-    decided = {(d.key, d.site, d.language): d for d in decisions or []}
-    fixed: FixedText | None = None
-    n_fixed = 0
-    hits = []
-    single = sorted({e.form for e in entries if " " not in e.form and len(e.form) >= 5})
-    form_key = {e.form: e.key for e in entries}
-    tokens: dict[str, str] = {}        # token -> the file (label) it first appears in, in path order
-    sources: dict[str, Path] = {}      # label -> its path, to find a near miss's line afterwards
-    for path in paths:
-        for label, text in file_texts(path):
-            site, lang = scope.where(label)
-            strict = bool(scope.unruled({lang})) if lang else strict_all
-            for m in matcher.find(text, fail_safe=True, strict=strict):
-                if m.rule == "partial" and _ordinary(text, m, {lang} if lang else scope.languages):
-                    continue   # a frequent word of the language that starts like the name (משהו, not משה)
-                if fixed is None:
-                    fixed = FixedText(matcher)
-                if fixed.covers(m.entry.key, text, m.name_start, m.name_end):
-                    n_fixed += 1   # the pipeline's own words (a citation, a heading, code), not data
-                    continue
-                line = text.count("\n", 0, m.start) + 1
-                key_site = _key_site(m.entry.key)
-                where = ("study" if not site else
-                         "own_site" if key_site in {site, "*"} else "other_site")
-                hits.append({"file": label, "line": line, "key": m.entry.key, "category": m.entry.category,
-                             "rule": m.rule, "where": where, "site": site, "lang": lang,
-                             "ctx": context(text, m.name_start, m.name_end)})
-            new = _tokens(text) - tokens.keys()
-            if new:
-                tokens.update(dict.fromkeys(new, label))
-                sources[label] = path
-    kept, waived = _apply_decisions(hits, decided)
-    near_rows = _near_misses(tokens, single, form_key, near_threshold)
-    _add_lines(near_rows, sources)
-    cols = HIT_COLUMNS + ["rule", "where", "site", "lang"]
-    hit_df = pd.DataFrame(kept, columns=cols).drop_duplicates()
-    waived_df = pd.DataFrame(waived, columns=cols + ["decision_line"]).drop_duplicates()
-    near_df = pd.DataFrame(near_rows, columns=NEAR_COLUMNS).sort_values(["file", "token", "form"])
-    return GateResult(hit_df.sort_values(["file", "line", "key"], kind="stable"), near_df, len(paths),
-                      waived_df.sort_values(["file", "line", "key"], kind="stable"), n_fixed)
+    return combine([scan_files(paths, entries, near_threshold, scope)], decisions)
 
 
 def _apply_decisions(hits: list[dict], decided: dict[tuple[str, str, str], Decision]) -> tuple[list[dict], list[dict]]:
@@ -282,16 +442,21 @@ def _add_lines(rows: list[dict], sources: dict[str, Path]) -> None:
         wanted.setdefault(r["file"], set()).add(r["token"])
     lines: dict[tuple[str, str], int] = {}
     for label, toks in wanted.items():
-        text = next(t for lab, t in file_texts(sources[label]) if lab == label)
-        line, pos, left = 1, 0, set(toks)
-        for tm in _TOKEN.finditer(text):
-            if tm.group() in left:
-                line += text.count("\n", pos, tm.start())
-                pos = tm.start()
-                lines[(label, tm.group())] = line
-                left.discard(tm.group())
-                if not left:
-                    break
+        segments = next(segs for lab, segs in file_texts(sources[label]) if lab == label)
+        line, left = 1, set(toks)
+        for seg in segments:           # a markup file's unescaped copy follows its text after a newline
+            pos = 0
+            for tm in _TOKEN.finditer(seg):
+                if tm.group() in left:
+                    line += seg.count("\n", pos, tm.start())
+                    pos = tm.start()
+                    lines[(label, tm.group())] = line
+                    left.discard(tm.group())
+                    if not left:
+                        break
+            if not left:
+                break
+            line += seg.count("\n", pos) + 1
     for r in rows:
         r["line"] = lines[(r["file"], r["token"])]
 
@@ -365,9 +530,28 @@ def decision_summary(decisions: list[Decision], waived: pd.DataFrame | None) -> 
     return pd.DataFrame(rows, columns=DECISION_SUMMARY)
 
 
+def read_part(hits: str | Path, near: str | Path, files: str | Path) -> ScanPart:
+    """A scan part as ``scan_part`` wrote it (restricted/leak/...)."""
+    return ScanPart(read_results_tsv(hits), read_results_tsv(near), read_results_tsv(files))
+
+
+def _check_coverage(result_files: list[str], expected: list[str]) -> None:
+    """Every gated output scanned exactly once: a file no part scanned would escape the gate."""
+    seen = pd.Series(result_files, dtype=str)
+    twice = sorted(set(seen[seen.duplicated()]))
+    missing = sorted(set(expected) - set(seen))
+    if twice or missing:
+        raise RuntimeError(f"leak gate: {len(missing)} shareable output(s) scanned by no leak_scan job "
+                           f"({', '.join(missing[:3])}) and {len(twice)} scanned twice ({', '.join(twice[:3])}): "
+                           "the parts in workflow/rules/gate.smk do not cover results/")
+
+
 def gate(sites_path, roster_path, identifiers_path, files: list[Path], affixes: dict | None = None,
-         english: str = "en", decisions_path: str | Path | None = None) -> tuple[GateResult, Scope, list[Decision]]:
-    """Load the study's names, scope and reviewed decisions, and scan ``files``."""
+         english: str = "en", decisions_path: str | Path | None = None, parts: list[ScanPart] = (),
+         expected: list[str] | None = None) -> tuple[GateResult, Scope, list[Decision]]:
+    """Load the study's names, scope and reviewed decisions, scan ``files`` and merge ``parts`` (the
+    workflow's ``leak_scan_*`` jobs' tables): one result, as one scan of every file gives it.
+    ``expected``: the files the parts and ``files`` together must cover, each once."""
     sites = read_sites(sites_path)
     scope = study_scope(sites, affixes, english)
     if scope.unruled():
@@ -375,25 +559,47 @@ def gate(sites_path, roster_path, identifiers_path, files: list[Path], affixes: 
                     "(add `affixes:` for the language in config/config.yaml)", ", ".join(scope.unruled()))
     entries = load_entries(sites_path, roster_path, identifiers_path)
     decisions = read_decisions(decisions_path, scope.site_languages, {e.key for e in entries})
-    result = scan(files, entries, scope=scope, decisions=decisions)
-    log.info("leak gate: %d files scanned, %d hits, %d waived by %d reviewed decision(s), %d in the pipeline's "
-             "own text, %d near misses (restricted/)", result.files, len(result.hits), len(result.waived),
-             len(decisions), result.fixed, len(result.near))
+    here = [scan_files(files, entries, scope=scope)] if files or not parts else []
+    if expected is not None:
+        _check_coverage([f for p in [*here, *parts] for f in p.files["file"]], expected)
+    result = combine([*here, *parts], decisions)
+    log.info("leak gate: %d files scanned (%d here, the rest by %d scan jobs), %d hits, %d waived by %d reviewed "
+             "decision(s), %d in the pipeline's own text, %d near misses (restricted/)", result.files, len(files),
+             len(parts), len(result.hits), len(result.waived), len(decisions), result.fixed, len(result.near))
     return result, scope, decisions
 
 
 def run_gate(sites_path: str, roster_path: str, identifiers_path: str, files: list[str],
              out_hits: str, out_near: str, affixes: dict | None = None, english: str = "en",
-             decisions_path: str | None = None, out_decisions: str | None = None) -> None:
+             decisions_path: str | None = None, out_decisions: str | None = None,
+             parts: list[tuple[str, str, str]] = (), expected: list[str] | None = None) -> None:
     """The workflow's last step: fail with one line per leak, else write the (empty) leak table and
-    the reviewed decisions with the number of hits each waived (the manifest records them)."""
+    the reviewed decisions with the number of hits each waived (the manifest records them).
+
+    ``parts``: (hits, near misses, files) tables of the ``leak_scan_*`` jobs (``scan_part``) for the
+    outputs not in ``files``; ``expected``: every gated output, each of which some part scanned.
+    """
     result, scope, decisions = gate(sites_path, roster_path, identifiers_path, [Path(f) for f in files],
-                                    affixes, english, decisions_path)
+                                    affixes, english, decisions_path, [read_part(*t) for t in parts], expected)
     write_tsv(result.near, out_near)
     raise_if(leak_problems(result.hits, scope))
     if out_decisions:
         write_tsv(decision_summary(decisions, result.waived), out_decisions)
     write_tsv(result.hits[HIT_COLUMNS], out_hits)
+
+
+def scan_part(sites_path: str, roster_path: str, identifiers_path: str, files: list[str], out_hits: str,
+              out_near: str, out_files: str, affixes: dict | None = None, english: str = "en") -> None:
+    """One share of the gate (a site's own outputs, or one study-wide rule's), scanned for every
+    site's names as soon as those files exist; the tables go to restricted/ (they name hits and
+    their context). Never fails by itself: ``run_gate`` applies the decisions and reports every leak."""
+    scope = study_scope(read_sites(sites_path), affixes, english)
+    part = scan_files([Path(f) for f in files], load_entries(sites_path, roster_path, identifiers_path), scope=scope)
+    write_tsv(part.hits, out_hits)
+    write_tsv(part.near, out_near)
+    write_tsv(part.files, out_files)
+    log.info("leak scan: %d files, %d hits before reviewed decisions, %d in the pipeline's own text, %d near "
+             "misses", len(part.files), len(part.hits), int(part.files["fixed"].sum()), len(part.near))
 
 
 def main(argv: list[str] | None = None) -> int:
