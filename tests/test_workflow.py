@@ -183,6 +183,10 @@ RERUN_AFTER_ULM_EN_EDIT = {
     "parse_ulm", "pseudonymise_ulm", "translation_check_ulm",        # the site's own jobs
     "pseudonymise_summary", "translation_summary", "codes", "agreement",
     "themes", "theme_figures", "framework_matrix", "report_pages", "leak_check", "manifest", "all",
+    # the leak gate's parts (issue 14): the site's own share, and each study-wide rule that re-ran
+    "leak_scan_ulm", "leak_scan_pseudonymise_summary", "leak_scan_translation_summary",
+    "leak_scan_codes", "leak_scan_agreement", "leak_scan_themes", "leak_scan_theme_figures",
+    "leak_scan_framework_matrix", "leak_scan_report_pages",
 }
 
 

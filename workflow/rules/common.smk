@@ -106,6 +106,21 @@ def translation_flag_files():
 
 
 
+# The leak gate's parts (rules/gate.smk), here so that loading the Snakefile imports no scanner.
+def gate_parts(rule_outputs: dict[str, list[str]], sites: list[str]) -> dict[str, list[str]]:
+    """The gate's parts: ``sites/<site>`` holds the results/ outputs of that site's own rules (named
+    ``<stage>_<site>``), ``rules/<rule>`` those of one study-wide rule; each part is scanned by its own
+    job as soon as its files exist, and a one-site edit re-scans that site's share only."""
+    parts: dict[str, list[str]] = {}
+    for rule, outputs in rule_outputs.items():
+        outs = [f for f in outputs if f.startswith("results/")]
+        if not outs:
+            continue
+        own = max((s for s in sites if rule.endswith(f"_{s}")), key=len, default=None)
+        parts.setdefault(f"sites/{own}" if own is not None else f"rules/{rule}", []).extend(outs)
+    return {p: sorted(set(fs)) for p, fs in sorted(parts.items())}
+
+
 # Every stage's rule file appends its final outputs here; `rule all` asks for all of them.
 ALL_OUTPUTS = []
 

@@ -1,13 +1,22 @@
-"""Stage 9 adapter: the leak gate over every shareable output (qualflow.leaks)."""
+"""Stage 9 adapter: the leak gate over every shareable output (qualflow.leaks).
+
+``leak_scan_<part>`` (params.part) scans one share of the outputs and writes what it found to
+restricted/leak/; ``leak_check`` merges the parts, applies the reviewed decisions and fails on a leak.
+"""
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 
-from qualflow.leaks import run_gate
+from qualflow.leaks import run_gate, scan_part
 from qualflow.runner import run
 
-i, o = snakemake.input, snakemake.output  # noqa: F821
-p = snakemake.params  # noqa: F821
-run(lambda: run_gate(i.sites, i.roster, i.identifiers, list(i.files), o.hits, o.near, p.affixes, p.english,
-                     i.decisions[0] if i.decisions else None, o.decisions), snakemake.log[0])  # noqa: F821
+i, o, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
+if p.part:
+    run(lambda: scan_part(i.sites, i.roster, i.identifiers, list(i.files), o.hits, o.near, o.files,
+                          p.affixes, p.english), snakemake.log[0])  # noqa: F821
+else:
+    parts = list(zip(i.part_hits, i.part_near, i.part_files))
+    run(lambda: run_gate(i.sites, i.roster, i.identifiers, [], o.hits, o.near, p.affixes, p.english,
+                         i.decisions[0] if i.decisions else None, o.decisions, parts, list(p.gated)),
+        snakemake.log[0])  # noqa: F821
