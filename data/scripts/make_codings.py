@@ -48,7 +48,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "workflow"))
 
-from qualflow.codebook import Transcript, load_codebook, load_transcripts  # noqa: E402
+from qualflow.codebook import load_codebook  # noqa: E402
+from qualflow.coder_files import Transcript, load_transcripts  # noqa: E402
 from qualflow.refiqda import Code, Coding, Project, Source, User, stable_guid, write_qdpx  # noqa: E402
 
 SEED = 20181017

@@ -1,4 +1,4 @@
-"""Stage 5 (codes), the checks on who coded what and on which text: a part of ``qualflow.codebook``.
+"""Stage 5 (codes), the checks on who coded what and on which text: a part of the codes stage (``qualflow.codes``).
 
 * **attribution** — one coder coding one transcript in two files is an error naming both
   (QualCoder names the coder after the first ``<User>`` of the project it imported, so a third coder
@@ -24,7 +24,7 @@ from qualflow.errors import Problem
 from qualflow.refiqda import Coding, Source
 
 if TYPE_CHECKING:
-    from qualflow.codebook import Transcript
+    from qualflow.coder_files import Transcript
 
 __all__ = ["NEUTRAL_USERS", "REANCHOR_COLUMNS", "Decisions", "align_source", "apply_assignments",
            "check_codings_at_load", "duplicate_coders", "reanchor_table", "row_transcript_problem",
@@ -289,8 +289,8 @@ def check_codings_at_load(codings_dir: str | Path, codebook, english: Mapping[st
     Linear in the codings: one dict lookup per row. ``valence_config``: the config's ``valence`` section
     (valence codes and paired-code markers are not codebook labels; ``qualflow.valence``).
     """
-    from qualflow.codebook import (RAW_COLUMNS, TRANSCRIPT_ID, _code_paths, _known, discover_codings,
-                                   map_labels)
+    from qualflow.codebook import map_labels
+    from qualflow.coder_files import RAW_COLUMNS, TRANSCRIPT_ID, _code_paths, _known, discover_codings
     from qualflow.errors import InputError
     from qualflow.refiqda import read_qdpx
     from qualflow.tables import read_tsv

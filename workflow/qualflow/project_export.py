@@ -30,7 +30,8 @@ import yaml
 from qualflow.refiqda import Case, Code, Coding, Project, Source, User, Variable, stable_guid
 
 if TYPE_CHECKING:
-    from qualflow.codebook import CodeDef, Transcript
+    from qualflow.codebook import CodeDef
+    from qualflow.coder_files import Transcript
     from qualflow.study import Person
 
 __all__ = ["NEUTRAL_USER", "VALENCE", "VALENCES", "candidate_codes", "front_matter", "study_project",
@@ -104,7 +105,7 @@ def study_project(codes: Sequence[Code], transcripts: Mapping[str, "Transcript"]
     groups at the transcript's wave, as ``transcript <group>`` variables.
     ``codings`` is codings.tsv with a ``memo`` column; ``source_guid`` maps transcript ids to the
     coding packet's source GUIDs; ``codes`` are the exported codes, whose GUIDs derive from the code
-    ids (``stable_guid("qualflow-code", id)``, as :func:`qualflow.codebook.export_codes` makes them).
+    ids (``stable_guid("qualflow-code", id)``, as :func:`qualflow.codes_tables.export_codes` makes them).
     """
     tids = sorted(transcripts, key=lambda t: order[t])
     v = _Vars()

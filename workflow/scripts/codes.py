@@ -1,10 +1,10 @@
-"""Stage 5 adapter: coders' codings mapped to the codebook and to turn units (qualflow.codebook)."""
+"""Stage 5 adapter: coders' codings mapped to the codebook and to turn units (qualflow.codes)."""
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 
-from qualflow.codebook import codes_stage
+from qualflow.codes import codes_stage
 from qualflow.runner import run
 
 run(lambda: codes_stage(snakemake.input.codebook, snakemake.input.codings,  # noqa: F821
