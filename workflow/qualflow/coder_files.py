@@ -28,7 +28,7 @@ from qualflow.errors import InputError, Problem, raise_if
 from qualflow.refiqda import Code, read_qdpx
 from qualflow.tables import read_results_tsv, read_tsv
 
-__all__ = ["Transcript", "CodingSet", "load_transcripts", "discover_codings", "read_tsv_codings",
+__all__ = ["Transcript", "CodingSet", "SiteScope", "ORDER_COLUMNS", "load_transcripts", "discover_codings", "read_tsv_codings",
            "read_qdpx_codings", "read_codings", "RAW_COLUMNS", "TRANSCRIPT_ID"]
 
 log = logging.getLogger("qualflow.codebook")
@@ -36,6 +36,10 @@ log = logging.getLogger("qualflow.codebook")
 #: Raw codings after mapping to units, before labels are mapped to codes.
 RAW_COLUMNS = ["coder", "transcript", "turn", "start", "end", "label", "label_path", "source",
                "file", "line", "valence", "memo"]
+
+#: Where a raw coding came from in its file (the source's position in a .qdpx, 0 for a TSV; the row's
+#: line or its position among the file's rows), so per-site parts merge back into the file's order.
+ORDER_COLUMNS = ["_src", "_row"]
 
 TRANSCRIPT_ID = re.compile(r"^(?P<site>[a-z][a-z0-9_]*)\.(?P<name>(?:FG|INT)[1-9][0-9]*)$")
 CODING_FILE_SUFFIXES = (".tsv", ".qdpx")
@@ -156,15 +160,50 @@ def _transcript_order(transcripts: Mapping[str, Transcript], sites: Sequence[str
 
 
 @dataclass
+class SiteScope:
+    """What one site's codes job reads (issue 14: the stage runs per site, then a small merge).
+
+    The job has its own site's transcripts only: a row or source of another study site is not its
+    concern (that site's job reads it), and what belongs to no site is reported by the first site's
+    job. ``known`` is the study's transcripts as the messages name them (:func:`_known`), so a
+    message reads the same as from one study-wide job. ``qdpx`` collects, per .qdpx file, which of
+    its sources this site placed and who coded them: the merge decides coverage from all sites.
+    """
+
+    site: str
+    sites: tuple[str, ...]
+    known: str
+    qdpx: list[dict] = field(default_factory=list)
+
+    def owner(self, tid: str) -> str:
+        """``mine``, ``other`` (another study site's) or ``none`` (no study site's)."""
+        prefix = str(tid).split(".", 1)[0]
+        if prefix == self.site:
+            return "mine"
+        return "other" if prefix in self.sites else "none"
+
+    def reports_unknown(self, tid: str) -> bool:
+        """Whether this job reports a row naming ``tid``, which is none of its transcripts."""
+        owner = self.owner(tid)
+        return owner == "mine" or (owner == "none" and bool(self.sites) and self.sites[0] == self.site)
+
+
+
+@dataclass
 class CodingSet:
     """Codings read from the coders' files, mapped to units but not yet to codes."""
 
-    raw: pd.DataFrame                                   # RAW_COLUMNS
+    raw: pd.DataFrame                                   # RAW_COLUMNS + ORDER_COLUMNS
     coverage: list[tuple[str, str, str, str]] = field(default_factory=list)  # transcript, coder, source, file
     #: sources a coder's .qdpx holds without any of their codings: not coded unless assigned
     delivered: list[tuple[str, str, str, str]] = field(default_factory=list)
     #: codings whose text was not byte-identical to the current transcript (REANCHOR_COLUMNS)
     anchors: list[dict] = field(default_factory=list)
+    #: a TSV coverage entry's place in its file (0 for the transcript the file is named for, else
+    #: the line that first coded it), so per-site parts merge back into the file's order
+    keys: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
+    #: per .qdpx file read for one site (SiteScope): its sources, which this site placed, who coded
+    qdpx: list[dict] = field(default_factory=list)
 
     def extend(self, other: "CodingSet") -> None:
         self.raw = pd.concat([self.raw, other.raw], ignore_index=True) if len(other.raw) else self.raw
@@ -178,11 +217,12 @@ class CodingSet:
         raws = [p.raw for p in parts if len(p.raw)]
         raw = pd.concat(raws, ignore_index=True) if raws else _empty_raw()
         return cls(raw, [c for p in parts for c in p.coverage], [d for p in parts for d in p.delivered],
-                   [a for p in parts for a in p.anchors])
+                   [a for p in parts for a in p.anchors], {k: v for p in parts for k, v in p.keys.items()},
+                   [q for p in parts for q in p.qdpx])
 
 
 def _empty_raw() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in RAW_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in RAW_COLUMNS + ORDER_COLUMNS})
 
 
 def discover_codings(codings_dir: str | Path, files: Sequence[str] | None = None) -> list[tuple[str, str]]:
@@ -233,9 +273,13 @@ def discover_codings(codings_dir: str | Path, files: Sequence[str] | None = None
 
 
 def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Transcript],
-                     decisions: Decisions | None = None) -> CodingSet:
-    """A coder's TSV (one file per transcript): every row checked against the transcript's turns."""
+                     decisions: Decisions | None = None, scope: SiteScope | None = None) -> CodingSet:
+    """A coder's TSV (one file per transcript): every row checked against the transcript's turns.
+
+    With ``scope`` (one site's job) ``transcripts`` are the site's: rows of another site's
+    transcripts in a file named for none are left to that site's job."""
     spath = str(path)
+    known = scope.known if scope is not None else _known(transcripts)
     df = read_tsv(path, "codings.schema.yaml", allow_empty=True)
     stem = Path(path).name[: -len(".tsv")]
     file_tid = None
@@ -244,18 +288,21 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
         if stem not in transcripts:
             raise InputError(spath, None, (
                 f"the file is named for transcript {stem!r}, which does not exist (known: "
-                f"{_known(transcripts)}): rename the file <site>.<transcript>.tsv"))
+                f"{known}): rename the file <site>.<transcript>.tsv"))
         file_tid = stem
     rows: list[dict] = []
     anchors: list[dict] = []
     anchor_cache: dict = {}
     covered: list[str] = [file_tid] if file_tid else []
+    first_line: dict[str, int] = {file_tid: 0} if file_tid else {}
     for r in df.to_dict("records"):
         line = r["_line"]
         tid = r["transcript"]
         if tid not in transcripts or (file_tid and tid != file_tid):
-            problems.append(row_transcript_problem(spath, line, tid, file_tid, tid in transcripts,
-                                                   _known(transcripts)))
+            if scope is not None and not file_tid and not scope.reports_unknown(tid):
+                continue
+            exists = tid in transcripts or (scope is not None and scope.owner(tid) == "other")
+            problems.append(row_transcript_problem(spath, line, tid, file_tid, exists, known))
             continue
         t = transcripts[tid]
         turn = int(r["turn"])
@@ -271,7 +318,8 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
             if moved is not None:
                 anchors.append({**{k: moved[k] for k in REANCHOR_COLUMNS if k in moved},
                                 "coder": coder, "transcript": tid, "label": r["code"],
-                                "offsets": "turn", "file": spath, "line": line})
+                                "offsets": "turn", "file": spath, "line": line,
+                                "_src": 0, "_seq": line})
                 if moved["status"] == "review":
                     decided = decisions.decide(anchors[-1]) if decisions is not None else ""
                     if decided == "accept" and moved["new_turn"] != "" and \
@@ -283,6 +331,7 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
                         anchors[-1]["status"] = "rejected" if decided == "reject" else "review"
                         if tid not in covered:
                             covered.append(tid)
+                            first_line[tid] = line
                         continue
                 turn, s, e = moved["turn"], str(moved["start"]), str(moved["end"])
                 reanchored = True   # moved to the same words, or a person accepted the new span
@@ -314,6 +363,7 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
             continue
         if tid not in covered:
             covered.append(tid)
+            first_line[tid] = line
         if not bool(row["unit"]):
             what = "a transcription marker" if row["kind"] != "speech" else \
                 f"a facilitator turn ({row['speaker']})"
@@ -323,7 +373,8 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
             continue
         rows.append({"coder": coder, "transcript": tid, "turn": turn, "start": start, "end": end,
                      "label": r["code"], "label_path": "", "source": "tsv", "file": spath,
-                     "line": line, "valence": r.get("valence", ""), "memo": r.get("memo", "")})
+                     "line": line, "valence": r.get("valence", ""), "memo": r.get("memo", ""),
+                     "_src": 0, "_row": line})
     raise_if(problems)
     if anchors:
         n_rev = sum(a["status"] == "review" for a in anchors)
@@ -331,8 +382,9 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
                     "the same words, %d need review (their words or turn changed; left out until "
                     "confirmed, see results/codes/reanchor_review.tsv)", spath, len(anchors),
                     sum(a["status"] == "moved" for a in anchors), n_rev)
-    raw = pd.DataFrame(rows, columns=RAW_COLUMNS) if rows else _empty_raw()
-    return CodingSet(raw, [(tid, coder, "tsv", spath) for tid in covered], [], anchors)
+    raw = pd.DataFrame(rows, columns=RAW_COLUMNS + ORDER_COLUMNS) if rows else _empty_raw()
+    coverage = [(tid, coder, "tsv", spath) for tid in covered]
+    return CodingSet(raw, coverage, [], anchors, {c: first_line[c[0]] for c in coverage})
 
 
 def _known(transcripts: Mapping[str, Transcript]) -> str:
@@ -349,15 +401,19 @@ def _first_difference(a: str, b: str) -> int:
     return n
 
 
-def _source_transcript(name: str, text_sha: str, transcripts: Mapping[str, Transcript]) -> str | None:
+def _source_transcript(name: str, text_sha: str, transcripts: Mapping[str, Transcript],
+                       scope: SiteScope | None = None) -> str | None:
     """Which transcript a .qdpx source is: by name (``kampala.FG2``, with or without ``.en``/``.txt``),
-    else by identical text."""
+    else by identical text. For one site's job (``scope``), a source named for another study site is
+    that site's: not matched here by its text."""
     n = name.strip()
     for suffix in (".txt", ".en"):
         if n.lower().endswith(suffix):
             n = n[: -len(suffix)]
     if n in transcripts:
         return n
+    if scope is not None and scope.owner(n) == "other":
+        return None
     same = [t for t in sorted(transcripts) if transcripts[t].sha256 == text_sha]
     return same[0] if len(same) == 1 else None
 
@@ -379,7 +435,7 @@ def _code_paths(codes: Sequence[Code]) -> dict[str, tuple[str, str]]:
 
 
 def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Transcript],
-                      decisions: Decisions | None = None) -> CodingSet:
+                      decisions: Decisions | None = None, scope: SiteScope | None = None) -> CodingSet:
     """A coder's REFI-QDA export: sources matched to transcripts, texts verified, spans to units.
 
     The coder of a coding is its ``creatingUser`` (the coding's, else the selection's); codings
@@ -388,6 +444,10 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
     codings is only *delivered* (coded only if the assignments table says so). A source whose text
     differs only in line endings or a BOM is mapped; one made on an older version of the transcript
     is re-anchored (``anchors``).
+
+    With ``scope`` (one site's job: ``transcripts`` are the site's) only the site's sources are
+    read; a source no site places and who coded what are decided by the merge, from every site's
+    ``scope.qdpx`` record (``qualflow.codes``), so coverage is returned empty.
     """
     spath = str(path)
     project = read_qdpx(path)
@@ -408,15 +468,19 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
     mapped_sources: list[tuple[str, str]] = []        # (source guid, transcript)
     coded: set[tuple[str, str]] = set()               # (transcript, coder) with any coding
     warned_users: set[str] = set()
-    for s in project.sources:
+    placed: list[list] = []                           # [source index, name, has codings, transcript]
+    for src, s in enumerate(project.sources):
         sha = hashlib.sha256(s.text.encode("utf-8")).hexdigest()
-        tid = _source_transcript(s.name, sha, transcripts)
+        tid = _source_transcript(s.name, sha, transcripts, scope)
         if tid is None and "\r" in s.text:
             from qualflow.anchors import normalise_newlines
             norm = normalise_newlines(s.text)
             tid = _source_transcript(s.name, hashlib.sha256(norm.encode("utf-8")).hexdigest(),
-                                     transcripts)
+                                     transcripts, scope)
         codings = by_source.get(s.guid, [])
+        placed.append([src, s.name, bool(codings), ""])
+        if tid is None and scope is not None:
+            continue
         if tid is None:
             if codings:
                 problems.append(Problem(spath, None, (
@@ -430,7 +494,10 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
             continue
         t = transcripts[tid]
         if sha != t.sha256:
+            before = len(anchors)
             aligned = align_source(s, t, codings, coder, spath, anchors, code_name, decisions)
+            for k, a in enumerate(anchors[before:]):
+                a["_src"], a["_seq"] = src, k
             if aligned is None:
                 off = _first_difference(s.text, t.text)
                 problems.append(Problem(spath, None, (
@@ -441,6 +508,7 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
                 continue
             codings = aligned
         mapped_sources.append((s.guid, tid))
+        placed[-1][3] = tid
         os_ = t.turns["offset_start"].to_numpy()
         oe_ = t.turns["offset_end"].to_numpy()
         for c in sorted(codings, key=lambda c: (c.start, c.end, c.code)):
@@ -471,9 +539,13 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
                              "end": int(min(c.end, oe_[i]) - os_[i]),
                              "label": name, "label_path": cpath, "source": "qdpx", "file": spath,
                              "line": None, "valence": sel_valence.get(c.selection_guid, ""),
-                             "memo": c.memo})
+                             "memo": c.memo, "_src": src, "_row": len(rows)})
     raise_if(problems)
-    raw = pd.DataFrame(rows, columns=RAW_COLUMNS) if rows else _empty_raw()
+    raw = pd.DataFrame(rows, columns=RAW_COLUMNS + ORDER_COLUMNS) if rows else _empty_raw()
+    if scope is not None:
+        scope.qdpx.append({"file": spath, "coder": coder, "sources": placed,
+                           "coded": sorted([t, w] for t, w in coded)})
+        return CodingSet(raw, [], [], anchors)
     coders = sorted({who for _t, who in coded}) or [coder]
     others = [c for c in coders if c != coder]
     if coder not in coders and others:
@@ -491,18 +563,24 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
 
 
 def read_codings(files: Sequence[tuple[str, str]], transcripts: Mapping[str, Transcript],
-                 decisions: Decisions | None = None) -> CodingSet:
-    """Every coder's files, with the problems of all files reported together."""
+                 decisions: Decisions | None = None, scope: SiteScope | None = None) -> CodingSet:
+    """Every coder's files, with the problems of all files reported together.
+
+    With ``scope`` (one site's job) a coder coding a transcript in two files is left to the merge,
+    which sees every file."""
     parts: list[CodingSet] = []
     problems: list[Problem] = []
     for coder, path in files:
         reader = read_qdpx_codings if path.lower().endswith(".qdpx") else read_tsv_codings
         try:
-            parts.append(reader(path, coder, transcripts, decisions))
+            parts.append(reader(path, coder, transcripts, decisions, scope))
         except InputError as e:
             problems.extend(e.problems)
     out = CodingSet.concat(parts)
-    problems.extend(duplicate_coders(out.coverage))
+    if scope is not None:
+        out.qdpx = list(scope.qdpx)
+    else:
+        problems.extend(duplicate_coders(out.coverage))
     raise_if(problems)
     return out
 

@@ -134,19 +134,27 @@ def coverage_table(coverage: Sequence[tuple[str, str, str, str]], codings: pd.Da
 TURNS_COLUMNS = ["site", "transcript", "turn", "speaker", "unit", "turn_sha"]
 
 
-def turns_table(transcripts: Mapping[str, Transcript], order: Mapping[str, int]) -> pd.DataFrame:
+def turns_table(transcripts: Mapping[str, Transcript], order: Mapping[str, int],
+                offsets: bool = False) -> pd.DataFrame:
     """results/codes/turns.tsv: every turn with its anchor, for TSV coders to copy into ``turn_sha``
-    (a corrected transcript then moves their codings instead of silently shifting them)."""
+    (a corrected transcript then moves their codings instead of silently shifting them).
+
+    ``offsets`` adds each turn's ``offset_start`` in the whole text: a site's part of the table
+    (restricted/codes/<site>/turns.tsv) is all the merge needs of the turns for project.qdpx."""
     from qualflow.coding_checks import turn_sha
     parts = []
     for tid in sorted(transcripts, key=lambda t: order[t]):
         t = transcripts[tid]
-        parts.append(pd.DataFrame({
+        cols = {
             "site": t.site, "transcript": tid, "turn": t.turns["turn"].astype("int64"),
             "speaker": t.turns["speaker"].astype(str),
             "unit": t.turns["unit"].map({True: "yes", False: "no"}),
-            "turn_sha": [turn_sha(str(x)) for x in t.turns["text"]]}))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TURNS_COLUMNS)
+            "turn_sha": [turn_sha(str(x)) for x in t.turns["text"]]}
+        if offsets:
+            cols["offset_start"] = t.turns["offset_start"].astype("int64")
+        parts.append(pd.DataFrame(cols))
+    columns = TURNS_COLUMNS + (["offset_start"] if offsets else [])
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
 
 def summary_markdown(codebook: Codebook, themes: pd.DataFrame, book: pd.DataFrame,

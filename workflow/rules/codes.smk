@@ -1,8 +1,15 @@
 # Stage 5 (codes): every coder's TSVs and REFI-QDA exports mapped to the codebook (synonyms) and to
 # speaker-turn units; the merged codings, the framework with provenance, and the coding packet.
+# (changed: issue 14) Per site first: `codes_<site>` reads the site's transcripts and the coder files
+# about them, checks every span and maps it to turns (restricted/codes/<site>/: the raw codings hold
+# coder memos); then the study-wide `codes` job joins the parts, maps labels to codes and writes
+# every output, byte-identical to one study-wide job (qualflow.codes).
 # The coders' files are globbed when the workflow is loaded: adding a coder folder or a file re-runs
-# this rule (the folder itself is checked by the rule: an empty coder folder is an error).
+# the jobs that read it (the folder itself is checked by the merge: an empty coder folder is an error).
 import glob as _glob
+
+from qualflow.coder_files import TRANSCRIPT_ID as _TRANSCRIPT_ID
+from qualflow.codes import known_transcripts as _known_transcripts
 
 CODINGS_DIR = config.get("codings_dir", "data/codings")
 CODING_FILES = sorted(
@@ -14,6 +21,55 @@ ASSIGNMENTS = ASSIGNMENTS if ASSIGNMENTS and Path(ASSIGNMENTS).exists() else ""
 # A person's accept/reject of codings held for review on a corrected transcript (optional).
 DECISIONS = config.get("reanchor_decisions", "data/reanchor_decisions.tsv")
 DECISIONS = DECISIONS if DECISIONS and Path(DECISIONS).exists() else ""
+# The study's English transcripts as the codes messages list them ("known: ..."; the first six).
+KNOWN_TRANSCRIPTS = _known_transcripts(
+    [f"{s}.{t}" for s in SITES for t, l in site_files(s) if l == EN]
+)
+
+
+def _coding_file_site(path):
+    """The site whose job reads a coder file: a <site>.<T>.tsv its site's (a site not in the study:
+    the first site's, which reports it); a TSV named for no transcript or a .qdpx: None (every
+    site's job reads it and keeps its own rows and sources)."""
+    name = Path(path).name
+    if name.endswith(".tsv"):
+        m = _TRANSCRIPT_ID.match(name[: -len(".tsv")])
+        if m:
+            return m["site"] if m["site"] in SITES else SITES[0]
+    return None
+
+
+def site_coding_files(site):
+    return [f for f in CODING_FILES if _coding_file_site(f) in (site, None)]
+
+
+def codes_parts(name):
+    return [f"{RESTRICTED}/codes/{s}/{name}" for s in SITES]
+
+
+for _site in SITES:
+
+    rule:
+        name:
+            f"codes_{_site}"
+        input:
+            codings=site_coding_files(_site),
+            decisions=[DECISIONS] if DECISIONS else [],
+            transcripts_tsv=pseudonymised(_site, "tsv", EN),
+            transcripts_txt=pseudonymised(_site, "txt", EN),
+        output:
+            part=f"{RESTRICTED}/codes/{_site}/codings.json",
+            turns=f"{RESTRICTED}/codes/{_site}/turns.tsv",
+        params:
+            site=_site,
+            study_sites=SITES,
+            known=KNOWN_TRANSCRIPTS,
+        log:
+            f"logs/codes/{_site}.log",
+        conda:
+            "../envs/qualflow.yaml"
+        script:
+            "../scripts/codes_site.py"
 
 
 rule codes:
@@ -27,7 +83,9 @@ rule codes:
         decisions=[DECISIONS] if DECISIONS else [],
         # per-wave groups (e.g. income group at each wave) as transcript variables in project.qdpx
         site_waves=[config["site_waves"]] if config.get("site_waves") else [],
-        transcripts_tsv=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
+        # the sites' parts (codes_<site>) and the texts the coding packet and project.qdpx hold
+        parts=codes_parts("codings.json"),
+        turns=codes_parts("turns.tsv"),
         transcripts_txt=[f for site in SITES for f in pseudonymised(site, "txt", EN)],
     output:
         codings=report(

@@ -1,14 +1,14 @@
-"""Stage 5 adapter: coders' codings mapped to the codebook and to turn units (qualflow.codes)."""
+"""Stage 5 adapter: the sites' codings joined, mapped to the codebook, every output (qualflow.codes)."""
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent))  # noqa: F821
 
-from qualflow.codes import codes_stage
+from qualflow.codes import codes_merge
 from qualflow.runner import run
 
-run(lambda: codes_stage(snakemake.input.codebook, snakemake.input.codings,  # noqa: F821
-                        snakemake.input.transcripts_tsv, snakemake.input.transcripts_txt,  # noqa: F821
+run(lambda: codes_merge(snakemake.input.codebook, snakemake.input.parts,  # noqa: F821
+                        snakemake.input.turns, snakemake.input.codings,  # noqa: F821
                         snakemake.params.codings_dir, snakemake.params.unmapped,  # noqa: F821
                         dict(snakemake.output.items()), sites=snakemake.input.sites,  # noqa: F821
                         roster=snakemake.input.roster,  # noqa: F821
