@@ -180,7 +180,7 @@ def test_demo_alpha_equals_an_independent_computation(demo):
 # Not Table 2 (`participants`): who speaks where comes from the load (restricted/inputs/<site>/speakers.tsv),
 # which an edit of the words leaves unchanged.
 RERUN_AFTER_ULM_EN_EDIT = {
-    "parse_ulm", "pseudonymise_ulm", "translation_check_ulm",        # the site's own jobs
+    "parse_ulm", "pseudonymise_ulm", "translation_check_ulm", "codes_ulm",   # the site's own jobs
     "pseudonymise_summary", "translation_summary", "codes", "agreement",
     "themes", "theme_figures", "framework_matrix", "report_pages", "leak_check", "manifest", "all",
     # the leak gate's parts (issue 14): the site's own share, and each study-wide rule that re-ran

@@ -19,7 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from qualflow.codebook import Codebook, load_codebook, map_labels
-from qualflow.coder_files import (ORDER_COLUMNS, RAW_COLUMNS, CodingSet, SiteScope, Transcript,
+from qualflow.coder_files import (ORDER_COLUMNS, RAW_COLUMNS, TRANSCRIPT_ID, CodingSet, SiteScope,
+                                  Transcript,
                                   _empty_raw, _known, _read_source_text, _transcript_order,
                                   discover_codings, load_transcripts, read_codings)
 from qualflow.codes_tables import (CODINGS_COLUMNS, TURNS_COLUMNS, _finish_codings, codebook_table,
@@ -32,7 +33,7 @@ from qualflow.refiqda import write_qdc, write_qdpx
 from qualflow.tables import read_results_tsv, read_tsv, write_text, write_tsv
 from qualflow.valence import apply_valence, valence_rules, without_codebook_labels
 
-__all__ = ["codes_stage", "codes_site", "codes_merge", "known_transcripts"]
+__all__ = ["codes_stage", "codes_site", "codes_merge", "known_transcripts", "coding_file_site"]
 
 log = logging.getLogger("qualflow.codebook")
 
@@ -140,6 +141,18 @@ def known_transcripts(ids: Sequence[str]) -> str:
     """The study's transcripts as messages list them ("known: ..."), for a site's job to say the same
     as one study-wide job."""
     return _known({t: None for t in ids})
+
+
+def coding_file_site(path: str | Path, sites: Sequence[str]) -> str | None:
+    """The site whose ``codes_<site>`` job reads a coder file: a ``<site>.<T>.tsv`` its site's (named for
+    a site not in the study: the first site's, which reports it); a TSV named for no transcript or a
+    .qdpx: ``None``, every site's job reads it and keeps its own rows and sources."""
+    name = Path(path).name
+    if name.endswith(".tsv"):
+        m = TRANSCRIPT_ID.match(name[: -len(".tsv")])
+        if m:
+            return m["site"] if m["site"] in sites else (sites[0] if sites else None)
+    return None
 
 
 def _json_default(value):

@@ -8,7 +8,7 @@
 # the jobs that read it (the folder itself is checked by the merge: an empty coder folder is an error).
 import glob as _glob
 
-from qualflow.coder_files import TRANSCRIPT_ID as _TRANSCRIPT_ID
+from qualflow.codes import coding_file_site as _coding_file_site
 from qualflow.codes import known_transcripts as _known_transcripts
 
 CODINGS_DIR = config.get("codings_dir", "data/codings")
@@ -27,20 +27,9 @@ KNOWN_TRANSCRIPTS = _known_transcripts(
 )
 
 
-def _coding_file_site(path):
-    """The site whose job reads a coder file: a <site>.<T>.tsv its site's (a site not in the study:
-    the first site's, which reports it); a TSV named for no transcript or a .qdpx: None (every
-    site's job reads it and keeps its own rows and sources)."""
-    name = Path(path).name
-    if name.endswith(".tsv"):
-        m = _TRANSCRIPT_ID.match(name[: -len(".tsv")])
-        if m:
-            return m["site"] if m["site"] in SITES else SITES[0]
-    return None
-
-
 def site_coding_files(site):
-    return [f for f in CODING_FILES if _coding_file_site(f) in (site, None)]
+    """The coder files site's job reads (qualflow.codes.coding_file_site)."""
+    return [f for f in CODING_FILES if _coding_file_site(f, SITES) in (site, None)]
 
 
 def codes_parts(name):
