@@ -60,16 +60,18 @@ class Transcript:
     sha256: str
     turns: pd.DataFrame         # turn (int), speaker, kind, role, text, offset_start, offset_end, unit
 
-    def turn_row(self, turn: int) -> pd.Series | None:
-        # Looked up once per coding row (190,000 at 1,000 transcripts): a dict, not a mask per call.
+    def turn_row(self, turn: int) -> dict | None:
+        """The turn's row (turn, speaker, kind, text, offsets, unit, ...) as a dict, or ``None``.
+
+        Looked up once per coding row (190,000 at 1,000 transcripts): one dict per turn, built once
+        (a pandas row per call cost ~0.15 ms, most of the codes merge's project.qdpx)."""
         key, by_turn = self.__dict__.get("_by_turn", (None, None))
         if key != id(self.turns):
             by_turn = {}
-            for i, t in zip(self.turns.index, self.turns["turn"]):
-                by_turn.setdefault(int(t), i)
+            for r in self.turns.to_dict("records"):
+                by_turn.setdefault(int(r["turn"]), r)
             self.__dict__["_by_turn"] = (id(self.turns), by_turn)
-        i = by_turn.get(int(turn))
-        return self.turns.loc[i] if i is not None else None
+        return by_turn.get(int(turn))
 
 
 def _transcript_id(path: str | Path) -> tuple[str, str]:

@@ -21,6 +21,7 @@ labels are mapped to codes. The .qdpx itself is read by ``refiqda`` through the 
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import unicodedata
@@ -71,6 +72,12 @@ class ValenceRules:
         return re.compile(rf"^(?P<base>.*?\S)\s*\(\s*(?P<mark>{alts})\s*\)\s*$", re.IGNORECASE)
 
 
+@functools.lru_cache(maxsize=32)
+def _compiled(paired: tuple[tuple[str, str], ...]) -> re.Pattern:
+    """The paired-marker pattern, compiled once per set of markers (not once per coding row)."""
+    return ValenceRules({}, dict(paired))._paired_re
+
+
 def valence_rules(config: Mapping | None = None) -> ValenceRules:
     """The rules from the config's ``valence`` section (``codes`` and ``paired``: valence -> names).
 
@@ -98,7 +105,7 @@ def without_codebook_labels(rules: ValenceRules, resolve) -> ValenceRules:
 
 def split_paired(label: str, rules: ValenceRules) -> tuple[str, str]:
     """("Relative advantage", "facilitator") for "Relative advantage (+)"; (label, "") otherwise."""
-    pattern = rules._paired_re
+    pattern = _compiled(tuple(sorted(rules.paired.items()))) if rules.paired else None
     m = pattern.match(unicodedata.normalize("NFKC", str(label))) if pattern else None
     if not m:
         return label, ""
