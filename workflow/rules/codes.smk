@@ -8,7 +8,6 @@
 # the jobs that read it (the folder itself is checked by the merge: an empty coder folder is an error).
 import glob as _glob
 
-from qualflow.codes import coding_file_site as _coding_file_site
 from qualflow.codes import known_transcripts as _known_transcripts
 
 CODINGS_DIR = config.get("codings_dir", "data/codings")
@@ -21,19 +20,11 @@ ASSIGNMENTS = ASSIGNMENTS if ASSIGNMENTS and Path(ASSIGNMENTS).exists() else ""
 # A person's accept/reject of codings held for review on a corrected transcript (optional).
 DECISIONS = config.get("reanchor_decisions", "data/reanchor_decisions.tsv")
 DECISIONS = DECISIONS if DECISIONS and Path(DECISIONS).exists() else ""
+# site_coding_files(site) and codes_parts(name) are in common.smk.
 # The study's English transcripts as the codes messages list them ("known: ..."; the first six).
 KNOWN_TRANSCRIPTS = _known_transcripts(
     [f"{s}.{t}" for s in SITES for t, l in site_files(s) if l == EN]
 )
-
-
-def site_coding_files(site):
-    """The coder files site's job reads (qualflow.codes.coding_file_site)."""
-    return [f for f in CODING_FILES if _coding_file_site(f, SITES) in (site, None)]
-
-
-def codes_parts(name):
-    return [f"{RESTRICTED}/codes/{s}/{name}" for s in SITES]
 
 
 for _site in SITES:

@@ -121,6 +121,18 @@ def gate_parts(rule_outputs: dict[str, list[str]], sites: list[str]) -> dict[str
     return {p: sorted(set(fs)) for p, fs in sorted(parts.items())}
 
 
+def site_coding_files(site):
+    """The coder files codes_<site> reads (qualflow.codes.coding_file_site; CODING_FILES: codes.smk)."""
+    from qualflow.codes import coding_file_site
+
+    return [f for f in CODING_FILES if coding_file_site(f, SITES) in (site, None)]
+
+
+def codes_parts(name):
+    """The codes stage's per-site parts, restricted/codes/<site>/<name>, every site."""
+    return [f"{RESTRICTED}/codes/{s}/{name}" for s in SITES]
+
+
 # Every stage's rule file appends its final outputs here; `rule all` asks for all of them.
 ALL_OUTPUTS = []
 
