@@ -14,7 +14,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow"))
 
 from conftest import snakemake  # noqa: E402
-from qualflow.codes import codes_merge, codes_site, codes_stage, coding_file_site, known_transcripts  # noqa: E402
+from qualflow.codes import codes_merge, codes_site, codes_stage, coding_file_site  # noqa: E402
 
 OUTPUTS = ["codings.tsv", "codebook.tsv", "themes.tsv", "coverage.tsv", "unmapped_labels.tsv",
            "summary.md", "codebook.qdc", "coding_packet.qdpx", "project.qdpx", "turns.tsv",
@@ -50,14 +50,12 @@ def _per_site(project: Path, codings_dir: str, work: Path, args: dict) -> dict[s
     sites = list(pd.read_csv(project / args["sites"], sep="\t", dtype=str)["site"])
     files = sorted(str(p.relative_to(project)) for p in (project / codings_dir).glob("*/*")
                    if p.suffix in (".tsv", ".qdpx"))
-    known = known_transcripts([Path(p).parent.name + "." + Path(p).name.split(".")[0]
-                               for p in _english(project, "tsv")])
     parts, turns = [], []
     for site in sites:
         out = {"part": str(work / site / "codings.json"), "turns": str(work / site / "turns.tsv")}
         (work / site).mkdir(parents=True)
         codes_site(site, [f for f in files if coding_file_site(f, sites) in (site, None)],
-                   _english(project, "tsv", site), _english(project, "txt", site), out, sites, known)
+                   _english(project, "tsv", site), _english(project, "txt", site), out)
         parts.append(out["part"])
         turns.append(out["turns"])
     outputs = _outputs(work / "merged")
@@ -152,3 +150,27 @@ def test_an_edit_of_one_sites_coder_file_reruns_that_sites_codes_job_and_the_mer
     assert {"codes_hamburg", "codes"} <= jobs
     assert not jobs & {"codes_ulm", "codes_kampala", "codes_dar_es_salaam", "codes_beer_sheva"}
     assert not any(j.startswith(("parse_", "pseudonymise_", "translation_check_")) for j in jobs)
+
+
+def test_a_row_naming_no_transcript_in_a_tsv_named_for_none_is_one_error_from_the_merge(demo, tmp_path,
+                                                                                        monkeypatch):
+    """Every site's job sees the row and none has its transcript: the merge, which knows the study,
+    reports it once, in the words of one study-wide job."""
+    from qualflow.errors import InputError
+    project = tmp_path / "project"
+    for part in ("config", "data", "results/pseudonymised"):
+        shutil.copytree(demo / part, project / part, symlinks=True)
+    (project / "data/codings/coder_a/batch.tsv").write_text(
+        "transcript\tturn\tstart\tend\tcode\tmemo\nnowhere.FG1\t9\t\t\tP2 Reciprocal\t\n",
+        encoding="utf-8")
+    monkeypatch.chdir(project)
+    args = _stage_args(demo)
+    with pytest.raises(InputError) as single:
+        _single(project, "data/codings", tmp_path / "single", args)
+    with pytest.raises(InputError) as merged:
+        _per_site(project, "data/codings", tmp_path / "sites", args)
+    assert [str(p) for p in merged.value.problems] == [str(p) for p in single.value.problems]
+    assert [str(p) for p in merged.value.problems] == [
+        "data/codings/coder_a/batch.tsv:2: transcript 'nowhere.FG1' does not exist (known: beer_sheva.FG1, "
+        "beer_sheva.FG2, dar_es_salaam.FG1, dar_es_salaam.FG2, hamburg.FG1, hamburg.FG2, ...): use "
+        "<site>.<transcript> as in results/pseudonymised/<site>/<transcript>.en.tsv"]

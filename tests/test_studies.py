@@ -447,7 +447,7 @@ def test_adding_a_site_reruns_only_its_jobs_and_the_aggregates(tiny, tmp_path):
     import re
     jobs = set(re.findall(r"^(\S+)\s+\d+$", out, flags=re.M)) - {"total", "job"}
     scans = {j for j in jobs if j.startswith("leak_scan_")}
-    assert jobs - scans == {"parse_gamma", "pseudonymise_gamma", "pseudonymise_summary", "codes", "agreement",
+    assert jobs - scans == {"parse_gamma", "pseudonymise_gamma", "codes_gamma", "pseudonymise_summary", "codes", "agreement",
                             "participants", "themes", "theme_figures", "framework_matrix", "translation_summary",
                             "report_pages", "leak_check",
                             "manifest", "all"}

@@ -165,31 +165,16 @@ def _transcript_order(transcripts: Mapping[str, Transcript], sites: Sequence[str
 class SiteScope:
     """What one site's codes job reads (issue 14: the stage runs per site, then a small merge).
 
-    The job has its own site's transcripts only: a row or source of another study site is not its
-    concern (that site's job reads it), and what belongs to no site is reported by the first site's
-    job. ``known`` is the study's transcripts as the messages name them (:func:`_known`), so a
-    message reads the same as from one study-wide job. ``qdpx`` collects, per .qdpx file, which of
-    its sources this site placed and who coded them: the merge decides coverage from all sites.
+    The job knows its own site's transcripts only, and nothing of the other sites (so adding a site
+    re-runs no other site's job). What needs the whole study is recorded for the merge to decide:
+    ``deferred`` rows and files naming a transcript that is not the site's (the merge knows whether
+    it exists, and lists the study's transcripts in the message), and in ``qdpx``, per .qdpx file,
+    which of its sources this site placed (by name, or by identical text) and who coded them.
     """
 
     site: str
-    sites: tuple[str, ...]
-    known: str
     qdpx: list[dict] = field(default_factory=list)
-
-    def owner(self, tid: str) -> str:
-        """``mine``, ``other`` (another study site's) or ``none`` (no study site's)."""
-        prefix = str(tid).split(".", 1)[0]
-        if prefix == self.site:
-            return "mine"
-        return "other" if prefix in self.sites else "none"
-
-    def reports_unknown(self, tid: str) -> bool:
-        """Whether this job reports a row naming ``tid``, which is none of its transcripts."""
-        owner = self.owner(tid)
-        return owner == "mine" or (owner == "none" and bool(self.sites) and self.sites[0] == self.site)
-
-
+    deferred: list[dict] = field(default_factory=list)
 
 @dataclass
 class CodingSet:
@@ -206,6 +191,8 @@ class CodingSet:
     keys: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     #: per .qdpx file read for one site (SiteScope): its sources, which this site placed, who coded
     qdpx: list[dict] = field(default_factory=list)
+    #: what one site's job leaves to the merge (SiteScope.deferred)
+    deferred: list[dict] = field(default_factory=list)
 
     def extend(self, other: "CodingSet") -> None:
         self.raw = pd.concat([self.raw, other.raw], ignore_index=True) if len(other.raw) else self.raw
@@ -278,16 +265,21 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
                      decisions: Decisions | None = None, scope: SiteScope | None = None) -> CodingSet:
     """A coder's TSV (one file per transcript): every row checked against the transcript's turns.
 
-    With ``scope`` (one site's job) ``transcripts`` are the site's: rows of another site's
-    transcripts in a file named for none are left to that site's job."""
+    With ``scope`` (one site's job) ``transcripts`` are the site's: a row naming another transcript
+    (another site's, in a file named for none, or none at all) and a file named for a transcript the
+    site does not have are recorded in ``scope.deferred`` for the merge, which knows the study."""
     spath = str(path)
-    known = scope.known if scope is not None else _known(transcripts)
     df = read_tsv(path, "codings.schema.yaml", allow_empty=True)
     stem = Path(path).name[: -len(".tsv")]
     file_tid = None
     problems: list[Problem] = []
     if TRANSCRIPT_ID.match(stem):
+        if stem not in transcripts and scope is not None:
+            scope.deferred.append({"kind": "named", "file": spath, "line": None, "tid": stem,
+                                   "file_tid": stem})
+            return CodingSet(_empty_raw())
         if stem not in transcripts:
+            known = _known(transcripts)
             raise InputError(spath, None, (
                 f"the file is named for transcript {stem!r}, which does not exist (known: "
                 f"{known}): rename the file <site>.<transcript>.tsv"))
@@ -301,10 +293,12 @@ def read_tsv_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tra
         line = r["_line"]
         tid = r["transcript"]
         if tid not in transcripts or (file_tid and tid != file_tid):
-            if scope is not None and not file_tid and not scope.reports_unknown(tid):
+            if scope is not None:      # another site's row, or no transcript: the merge knows which
+                scope.deferred.append({"kind": "row", "file": spath, "line": line, "tid": tid,
+                                       "file_tid": file_tid})
                 continue
-            exists = tid in transcripts or (scope is not None and scope.owner(tid) == "other")
-            problems.append(row_transcript_problem(spath, line, tid, file_tid, exists, known))
+            problems.append(row_transcript_problem(spath, line, tid, file_tid, tid in transcripts,
+                                                   _known(transcripts)))
             continue
         t = transcripts[tid]
         turn = int(r["turn"])
@@ -403,19 +397,21 @@ def _first_difference(a: str, b: str) -> int:
     return n
 
 
-def _source_transcript(name: str, text_sha: str, transcripts: Mapping[str, Transcript],
-                       scope: SiteScope | None = None) -> str | None:
-    """Which transcript a .qdpx source is: by name (``kampala.FG2``, with or without ``.en``/``.txt``),
-    else by identical text. For one site's job (``scope``), a source named for another study site is
-    that site's: not matched here by its text."""
+def _source_name(name: str) -> str:
+    """A .qdpx source's name as a transcript id (``kampala.FG2.en.txt`` -> ``kampala.FG2``)."""
     n = name.strip()
     for suffix in (".txt", ".en"):
         if n.lower().endswith(suffix):
             n = n[: -len(suffix)]
+    return n
+
+
+def _source_transcript(name: str, text_sha: str, transcripts: Mapping[str, Transcript]) -> str | None:
+    """Which transcript a .qdpx source is: by name (``kampala.FG2``, with or without ``.en``/``.txt``),
+    else by identical text."""
+    n = _source_name(name)
     if n in transcripts:
         return n
-    if scope is not None and scope.owner(n) == "other":
-        return None
     same = [t for t in sorted(transcripts) if transcripts[t].sha256 == text_sha]
     return same[0] if len(same) == 1 else None
 
@@ -447,9 +443,10 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
     differs only in line endings or a BOM is mapped; one made on an older version of the transcript
     is re-anchored (``anchors``).
 
-    With ``scope`` (one site's job: ``transcripts`` are the site's) only the site's sources are
-    read; a source no site places and who coded what are decided by the merge, from every site's
-    ``scope.qdpx`` record (``qualflow.codes``), so coverage is returned empty.
+    With ``scope`` (one site's job: ``transcripts`` are the site's) only the sources the site places
+    are read; which site a source belongs to (a name beats another site's identical text), a source
+    no site places and who coded what are decided by the merge from every site's ``scope.qdpx``
+    record (``qualflow.codes``), so coverage is returned empty.
     """
     spath = str(path)
     project = read_qdpx(path)
@@ -469,18 +466,22 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
     rows: list[dict] = []
     mapped_sources: list[tuple[str, str]] = []        # (source guid, transcript)
     coded: set[tuple[str, str]] = set()               # (transcript, coder) with any coding
+    coded_src: set[tuple[int, str, str]] = set()      # (source index, transcript, coder)
     warned_users: set[str] = set()
     placed: list[list] = []                           # [source index, name, has codings, transcript]
     for src, s in enumerate(project.sources):
         sha = hashlib.sha256(s.text.encode("utf-8")).hexdigest()
-        tid = _source_transcript(s.name, sha, transcripts, scope)
+        tid = _source_transcript(s.name, sha, transcripts)
         if tid is None and "\r" in s.text:
             from qualflow.anchors import normalise_newlines
             norm = normalise_newlines(s.text)
             tid = _source_transcript(s.name, hashlib.sha256(norm.encode("utf-8")).hexdigest(),
-                                     transcripts, scope)
+                                     transcripts)
         codings = by_source.get(s.guid, [])
-        placed.append([src, s.name, bool(codings), ""])
+        # how this site placed it: by name (final), or by text (the merge checks that no site has
+        # a transcript of that name and that one transcript in the study has that text)
+        how = "" if tid is None else ("name" if _source_name(s.name) == tid else "text")
+        placed.append([src, s.name, bool(codings), "", how])
         if tid is None and scope is not None:
             continue
         if tid is None:
@@ -521,6 +522,7 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
                             "are attributed to %s", spath, c.coder, coder)
             who = who or coder
             coded.add((tid, who))
+            coded_src.add((src, tid, who))
             name, cpath = paths.get(c.code, ("", ""))
             if c.start >= c.end:
                 log.warning("%s: coder %s coded an empty span at %s in %s with %r: dropped",
@@ -546,7 +548,7 @@ def read_qdpx_codings(path: str | Path, coder: str, transcripts: Mapping[str, Tr
     raw = pd.DataFrame(rows, columns=RAW_COLUMNS + ORDER_COLUMNS) if rows else _empty_raw()
     if scope is not None:
         scope.qdpx.append({"file": spath, "coder": coder, "sources": placed,
-                           "coded": sorted([t, w] for t, w in coded)})
+                           "coded": sorted([i, t, w] for i, t, w in coded_src)})
         return CodingSet(raw, [], [], anchors)
     coders = sorted({who for _t, who in coded}) or [coder]
     others = [c for c in coders if c != coder]
@@ -581,6 +583,7 @@ def read_codings(files: Sequence[tuple[str, str]], transcripts: Mapping[str, Tra
     out = CodingSet.concat(parts)
     if scope is not None:
         out.qdpx = list(scope.qdpx)
+        out.deferred = list(scope.deferred)
     else:
         problems.extend(duplicate_coders(out.coverage))
     raise_if(problems)

@@ -26,14 +26,15 @@ from qualflow.coder_files import (ORDER_COLUMNS, RAW_COLUMNS, TRANSCRIPT_ID, Cod
 from qualflow.codes_tables import (CODINGS_COLUMNS, TURNS_COLUMNS, _finish_codings, codebook_table,
                                    coding_packet, coverage_table, export_codes, summary_markdown,
                                    themes_table, turns_table)
-from qualflow.coding_checks import Decisions, apply_assignments, duplicate_coders, reanchor_table
+from qualflow.coding_checks import (Decisions, apply_assignments, duplicate_coders, reanchor_table,
+                                    row_transcript_problem)
 from qualflow.errors import Problem, raise_if
 from qualflow.project_export import candidate_codes, study_project
 from qualflow.refiqda import write_qdc, write_qdpx
 from qualflow.tables import read_results_tsv, read_tsv, write_text, write_tsv
 from qualflow.valence import apply_valence, valence_rules, without_codebook_labels
 
-__all__ = ["codes_stage", "codes_site", "codes_merge", "known_transcripts", "coding_file_site"]
+__all__ = ["codes_stage", "codes_site", "codes_merge", "coding_file_site"]
 
 log = logging.getLogger("qualflow.codebook")
 
@@ -137,12 +138,6 @@ def _write_outputs(book: Codebook, read: CodingSet, transcripts: Mapping[str, Tr
 # =========================================================================== per site, then merged
 
 
-def known_transcripts(ids: Sequence[str]) -> str:
-    """The study's transcripts as messages list them ("known: ..."), for a site's job to say the same
-    as one study-wide job."""
-    return _known({t: None for t in ids})
-
-
 def coding_file_site(path: str | Path, sites: Sequence[str]) -> str | None:
     """The site whose ``codes_<site>`` job reads a coder file: a ``<site>.<T>.tsv`` its site's (named for
     a site not in the study: the first site's, which reports it); a TSV named for no transcript or a
@@ -163,8 +158,8 @@ def _json_default(value):
 
 
 def codes_site(site: str, codings: Sequence[str], transcripts_tsv: Sequence[str],
-               transcripts_txt: Sequence[str], outputs: Mapping[str, str], study_sites: Sequence[str],
-               known: str, decisions: str | None = None) -> None:
+               transcripts_txt: Sequence[str], outputs: Mapping[str, str],
+               decisions: str | None = None) -> None:
     """Rule ``codes_<site>``: one site's codings read, checked and mapped to turn units.
 
     ``codings``: the coder files that may hold the site's codings (its ``<site>.<T>.tsv`` files, TSVs
@@ -173,13 +168,15 @@ def codes_site(site: str, codings: Sequence[str], transcripts_tsv: Sequence[str]
     this site placed and who coded them, the review decisions used, the site's transcripts) and
     ``turns`` (the site's turns.tsv rows with each turn's offset). Both are under restricted/: the raw
     codings hold coder memos (free text that may name people). Labels are not mapped here: the merge
-    maps them once, so an unknown label is one message, not one per site.
+    maps them once, so an unknown label is one message, not one per site. The job knows nothing
+    of the other sites (adding a site re-runs none of their jobs): what needs the study is left to
+    the merge (``SiteScope``).
     """
     transcripts = load_transcripts(transcripts_tsv, transcripts_txt)
     order = _transcript_order(transcripts, [site])
     files = sorted((Path(p).parent.name, str(Path(p))) for p in codings)
     ledger = Decisions.read(decisions) if decisions else None
-    scope = SiteScope(site, tuple(study_sites), known)
+    scope = SiteScope(site)
     read = read_codings(files, transcripts, ledger, scope)
     raw = read.raw[RAW_COLUMNS + ORDER_COLUMNS]
     part = {
@@ -188,6 +185,7 @@ def codes_site(site: str, codings: Sequence[str], transcripts_tsv: Sequence[str]
         "coverage": [[*c, read.keys[c]] for c in read.coverage],
         "anchors": read.anchors,
         "qdpx": read.qdpx,
+        "deferred": read.deferred,
         "decisions_used": sorted(list(k) for k in ledger.used) if ledger is not None else [],
         "transcripts": [[t.id, t.name, t.sha256, t.tsv_path, t.txt_path]
                         for t in sorted(transcripts.values(), key=lambda t: order[t.id])],
@@ -228,25 +226,32 @@ def _merge_reads(parts: Sequence[dict], files: Sequence[tuple[str, str]],
     qdpx: dict[str, dict] = {}
     for part in parts:
         for q in part["qdpx"]:
-            f = qdpx.setdefault(q["file"], {"coder": q["coder"], "sources": {}, "placed": {},
+            f = qdpx.setdefault(q["file"], {"coder": q["coder"], "sources": {}, "claims": {},
                                             "coded": set()})
-            for src, name, has, tid in q["sources"]:
+            for src, name, has, tid, how in q["sources"]:
                 f["sources"][src] = (name, has)
                 if tid:
-                    f["placed"].setdefault(src, set()).add(tid)
+                    f["claims"].setdefault(src, []).append((how, tid))
             f["coded"] |= {tuple(x) for x in q["coded"]}
     problems: list[Problem] = []
     coverage: list[tuple[str, str, str, str]] = []
     delivered: list[tuple[str, str, str, str]] = []
+    placed: dict[tuple[str, int], str] = {}          # (.qdpx, source index) -> its transcript
     for _coder, path in files:
         if path in qdpx:
             f = qdpx[path]
             tids = []
             for src in sorted(f["sources"]):
                 name, has = f["sources"][src]
-                placed = f["placed"].get(src, set())
-                if len(placed) == 1:
-                    tids.append(next(iter(placed)))
+                claims = f["claims"].get(src, [])
+                by_name = [t for how, t in claims if how == "name"]
+                by_text = [t for how, t in claims if how == "text"]
+                # as one study-wide job decides: a transcript of that name, else the one transcript
+                # with that text (two sites' transcripts with the same text place it nowhere)
+                tid = by_name[0] if by_name else (by_text[0] if len(by_text) == 1 else None)
+                if tid is not None:
+                    placed[(path, src)] = tid
+                    tids.append(tid)
                 elif has:
                     problems.append(Problem(path, None, (
                         f"coder {f['coder']}: source {name!r} is not a transcript of this study (known: "
@@ -257,7 +262,7 @@ def _merge_reads(parts: Sequence[dict], files: Sequence[tuple[str, str]],
                     log.warning("%s: source %r is not a study transcript and has no codings: ignored",
                                 path, name)
             tids = list(dict.fromkeys(tids))
-            coded = f["coded"]
+            coded = {(t, w) for src, t, w in f["coded"] if placed.get((path, src)) == t}
             coders = sorted({who for _t, who in coded}) or [f["coder"]]
             others = [c for c in coders if c != f["coder"]]
             coder = f["coder"]
@@ -273,15 +278,45 @@ def _merge_reads(parts: Sequence[dict], files: Sequence[tuple[str, str]],
             delivered += [(t, w, "qdpx", path) for t in tids for w in coders if (t, w) not in coded]
         else:
             coverage += [c for _k, c in sorted(by_file.get(path, []), key=lambda x: x[0])]
+    problems = _deferred_problems(parts, rank, transcripts) + problems
+    if len(raw) and qdpx:
+        # a source one site placed by its text while another has a transcript of its name
+        keep = [f not in qdpx or placed.get((f, int(i))) == t
+                for f, i, t in zip(raw["file"], raw["_src"], raw["transcript"])]
+        raw = raw[keep].reset_index(drop=True)
     unknown = sorted(set(by_file) - set(coder_of))
     if unknown:
         raise ValueError(f"site parts name coder files the merge was not given: {unknown[:3]}")
     problems.extend(duplicate_coders(coverage))
 
-    anchors = [a for part in parts for a in part["anchors"]]
+    anchors = [a for part in parts for a in part["anchors"]
+               if a["file"] not in qdpx or placed.get((a["file"], a["_src"])) == a["transcript"]]
     anchors.sort(key=lambda a: (rank[a["file"]], a["_src"], a["_seq"]))
     used = {tuple(k) for part in parts for k in part["decisions_used"]}
     return CodingSet(raw, coverage, delivered, anchors), problems, used
+
+
+def _deferred_problems(parts: Sequence[dict], rank: Mapping[str, int],
+                       transcripts: Mapping[str, Transcript]) -> list[Problem]:
+    """What the sites' jobs left to the merge, in the words one study-wide job uses: a TSV named for a
+    transcript that does not exist, a row naming a transcript that does not exist (or, in a file
+    named for a transcript, another one). A row of another site's transcript in a TSV named for
+    none is that site's and no problem; every site's job saw it, so each is decided once."""
+    known = _known(transcripts)
+    seen: dict[tuple, Problem] = {}
+    for part in parts:
+        for d in part.get("deferred", []):
+            key = (d["file"], d["line"], d["kind"])
+            if key in seen:
+                continue
+            if d["kind"] == "named":
+                seen[key] = Problem(d["file"], None, (
+                    f"the file is named for transcript {d['tid']!r}, which does not exist (known: "
+                    f"{known}): rename the file <site>.<transcript>.tsv"))
+            elif d["file_tid"] or d["tid"] not in transcripts:
+                seen[key] = row_transcript_problem(d["file"], d["line"], d["tid"], d["file_tid"],
+                                                   d["tid"] in transcripts, known)
+    return [seen[k] for k in sorted(seen, key=lambda k: (rank.get(k[0], len(rank)), k[0], k[1] or 0))]
 
 
 def _merged_transcripts(parts: Sequence[dict], turns: pd.DataFrame) -> dict[str, Transcript]:

@@ -8,8 +8,6 @@
 # the jobs that read it (the folder itself is checked by the merge: an empty coder folder is an error).
 import glob as _glob
 
-from qualflow.codes import known_transcripts as _known_transcripts
-
 CODINGS_DIR = config.get("codings_dir", "data/codings")
 CODING_FILES = sorted(
     _glob.glob(f"{CODINGS_DIR}/*/*.tsv") + _glob.glob(f"{CODINGS_DIR}/*/*.qdpx")
@@ -21,10 +19,6 @@ ASSIGNMENTS = ASSIGNMENTS if ASSIGNMENTS and Path(ASSIGNMENTS).exists() else ""
 DECISIONS = config.get("reanchor_decisions", "data/reanchor_decisions.tsv")
 DECISIONS = DECISIONS if DECISIONS and Path(DECISIONS).exists() else ""
 # site_coding_files(site) and codes_parts(name) are in common.smk.
-# The study's English transcripts as the codes messages list them ("known: ..."; the first six).
-KNOWN_TRANSCRIPTS = _known_transcripts(
-    [f"{s}.{t}" for s in SITES for t, l in site_files(s) if l == EN]
-)
 
 
 for _site in SITES:
@@ -42,8 +36,6 @@ for _site in SITES:
             turns=f"{RESTRICTED}/codes/{_site}/turns.tsv",
         params:
             site=_site,
-            study_sites=SITES,
-            known=KNOWN_TRANSCRIPTS,
         log:
             f"logs/codes/{_site}.log",
         conda:

@@ -9,7 +9,6 @@ from qualflow.runner import run
 
 run(lambda: codes_site(snakemake.params.site, snakemake.input.codings,  # noqa: F821
                        snakemake.input.transcripts_tsv, snakemake.input.transcripts_txt,  # noqa: F821
-                       dict(snakemake.output.items()), snakemake.params.study_sites,  # noqa: F821
-                       snakemake.params.known,  # noqa: F821
+                       dict(snakemake.output.items()),  # noqa: F821
                        decisions=(list(snakemake.input.decisions) or [None])[0]),  # noqa: F821
     snakemake.log[0])  # noqa: F821
