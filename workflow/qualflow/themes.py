@@ -470,10 +470,16 @@ def quotes(codings: pd.DataFrame, themes: pd.DataFrame, sites: pd.DataFrame, peo
                                       "not in the roster: the roster changed since pseudonymisation; "
                                       "re-run the workflow") for s, sp in missing])
     rows = []
-    for (theme, transcript, turn), g in units.groupby(["theme", "transcript", "turn"], sort=False):
-        text, site, speaker = g["text"].iloc[0], g["site"].iloc[0], g["speaker"].iloc[0]
+    # Groups of (theme, transcript, turn) in order of first appearance, rows in order (as groupby with
+    # sort=False), from plain tuples: a pandas group per turn cost ~2 ms, 21,000 groups at 240 transcripts.
+    groups: dict[tuple, list[tuple]] = {}
+    for r in zip(units["theme"], units["transcript"], units["turn"], units["text"], units["site"],
+                 units["speaker"], units["start"], units["end"], units["coder"], units["code"]):
+        groups.setdefault(r[:3], []).append(r)
+    for (theme, transcript, turn), g in groups.items():
+        text, site, speaker = g[0][3], g[0][4], g[0][5]
         p = person[(site, speaker)]
-        for s, e, coders, codes in _merge_spans(list(zip(g["start"], g["end"], g["coder"], g["code"]))):
+        for s, e, coders, codes in _merge_spans([r[6:] for r in g]):
             rows.append({"theme": theme, "site": site, "transcript": transcript, "turn": int(turn),
                          "start": int(s), "end": int(e), "text": _collapse(text[s:e]), "speaker": speaker,
                          "participant": int(_PARTICIPANT.match(speaker).group(1)),
