@@ -51,6 +51,27 @@ def test_hits_inside_qdpx_and_png(tmp_path):
     assert sorted(hits["file"]) == [f"{p}", f"{q}!Sources/a.txt"]
 
 
+
+def test_base64_payloads_of_a_page_are_scanned_decoded_not_as_letters(tmp_path):
+    """Snakemake's report.html carries its files as base64 ``data:`` URLs: a name inside one is found
+    in the decoded file (a page, a zip's member, a PNG's text), and the base64 letters themselves are
+    not text (a random ``+Okellox`` in them is no partial hit)."""
+    import base64
+    page = base64.b64encode("<p>asked Okello again</p>".encode()).decode()
+    buf = tmp_path / "z.zip"
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("table.tsv", "turn\ttext\n1\tNeema K. agreed\n")
+    packed = base64.b64encode(buf.read_bytes()).decode()
+    image = base64.b64encode(png_with_text("Title", "Kisoboka ward")).decode()
+    noise = "QUJD+Okellox/9" * 3   # base64-looking letters holding a name's start
+    f = write(tmp_path / "report.html",
+              f'<a href="data:text/html;charset=utf8;base64,{page}">a</a>\n'
+              f'<a href="data:application/zip;base64,{packed}">b</a>\n'
+              f'<img src="data:image/png;base64,{image}">\n<a href="data:text/plain;base64,{noise}">c</a>\n')
+    hits = scan([f], ENTRIES).hits
+    assert set(zip(hits["file"], hits["key"])) == {
+        (f"{f}!data1", "roster:k:9"), (f"{f}!data2!table.tsv", "roster:d:2"), (f"{f}!data3", "identifiers:k:12")}
+
 def test_case_sensitive_entries_respected(tmp_path):
     f = write(tmp_path / "sw.txt", "tunahitaji neema na kisoboka\n")
     assert scan([f], ENTRIES).hits.empty

@@ -13,7 +13,10 @@ restricted/, because a misspelt name is itself identifying.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import html
+import io
 import logging
 import unicodedata
 import zipfile
@@ -73,12 +76,64 @@ def _png_text(data: bytes) -> str:
     return "\n".join(out)
 
 
+_DATA_URL = regex.compile(r"data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[^;,\s\"']*)*);base64,([A-Za-z0-9+/=\s]+)")
+
+
+def _embedded(label: str, text: str, depth: int = 0) -> tuple[str, list[tuple[str, bytes, str]]]:
+    """The text with every base64 ``data:`` payload blanked (same length), and the payloads decoded.
+
+    A self-contained page (Snakemake's report.html) carries its files as base64: read as text, that
+    is random letters (a three-letter alias at the start of one is a false hit) and the file inside
+    is never seen (a name in it would pass). The payloads are scanned decoded instead.
+    """
+    found: list[tuple[str, bytes, str]] = []
+    if depth > 2 or "base64," not in text:
+        return text, found
+    pieces, pos = [], 0
+    for k, m in enumerate(_DATA_URL.finditer(text)):
+        a, b = m.span(3)
+        try:
+            data = base64.b64decode("".join(m.group(3).split()), validate=False)
+        except (ValueError, binascii.Error):
+            continue
+        pieces += [text[pos:a], " " * (b - a)]
+        pos = b
+        found.append((f"{label}!data{k + 1}", data, (m.group(1) or "").lower()))
+    pieces.append(text[pos:])
+    return "".join(pieces), found
+
+
+def _data_texts(label: str, data: bytes, mime: str, depth: int) -> Iterator[tuple[str, list[str]]]:
+    """(label, segments) of one decoded ``data:`` payload: a zip's members, a PNG's text chunks, text."""
+    if data[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                for name in sorted(z.namelist()):
+                    if not name.endswith("/"):
+                        yield f"{label}!{name}", [z.read(name).decode("utf-8", "replace")]
+            return
+        except zipfile.BadZipFile:
+            pass
+    if data[:4] == b"\x89PNG":
+        yield label, [_png_text(data)]
+        return
+    text = data.decode("utf-8", "replace")
+    if "html" in mime or "xml" in mime or "svg" in mime:
+        text, inner = _embedded(label, blank_markup(text), depth + 1)
+        yield label, [text, html.unescape(text)]
+        for sub, payload, m in inner:
+            yield from _data_texts(sub, payload, m, depth + 1)
+    else:
+        yield label, [text]
+
+
 def file_texts(path: Path) -> Iterator[tuple[str, list[str]]]:
     """(label, segments) to scan for one file, one at a time: a zip yields one per member.
 
     A markup file has two segments, its text and the same text with entities decoded (``&#1502;``
     would hide a Hebrew name), scanned as if joined by a newline but never copied into one string:
-    a large page is held twice, not four times.
+    a large page is held twice, not four times. Its base64 ``data:`` payloads are scanned decoded,
+    each as ``<path>!data<k>`` (a zip's members as ``<path>!data<k>!<member>``).
     """
     if path.suffix.lower() in ZIP_SUFFIXES and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
@@ -94,7 +149,11 @@ def file_texts(path: Path) -> Iterator[tuple[str, list[str]]]:
     text = path.read_bytes().decode("utf-8", "replace")
     if path.suffix.lower() in MARKUP_SUFFIXES:
         text = blank_markup(text)   # tag and attribute names are the format's words, not data (<meta>)
-    if path.suffix.lower() in MARKUP_SUFFIXES | {".ipynb"}:
+        text, inner = _embedded(str(path), text)
+        yield str(path), [text, html.unescape(text)]
+        for label, data, mime in inner:
+            yield from _data_texts(label, data, mime, 1)
+    elif path.suffix.lower() == ".ipynb":
         yield str(path), [text, html.unescape(text)]
     else:
         yield str(path), [text]
