@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from qualflow.anchors import line_ending_positions, normalise_newlines, reanchor
+from qualflow.counting import matches
 from qualflow.errors import Problem
 from qualflow.refiqda import Coding, Source
 
@@ -187,14 +188,6 @@ def reanchor_table(anchors: Sequence[dict], order: Mapping[str, int]) -> pd.Data
     return out.reset_index(drop=True)
 
 
-def _matches(pattern: str, tid: str) -> bool:
-    if pattern == "*":
-        return True
-    if pattern.endswith(".*"):
-        return tid.split(".", 1)[0] == pattern[:-2]
-    return pattern == tid
-
-
 def apply_assignments(coverage: Sequence[tuple[str, str, str, str]],
                       delivered: Sequence[tuple[str, str, str, str]],
                       table: pd.DataFrame | None, path: str, transcripts: Mapping[str, "Transcript"],
@@ -228,7 +221,7 @@ def apply_assignments(coverage: Sequence[tuple[str, str, str, str]],
         kinds = {(t, c): (k, f) for t, c, k, f in list(delivered) + cov}
         for coder, pats in assigned.items():
             for pat, line in pats:
-                hits = [t for t in transcripts if _matches(pat, t)]
+                hits = [t for t in transcripts if matches(pat, t)]
                 if not hits:
                     problems.append(Problem(path, line, (
                         f"transcript {pat!r} of coder {coder} matches no transcript of the study: "
@@ -248,11 +241,11 @@ def apply_assignments(coverage: Sequence[tuple[str, str, str, str]],
                             f"data/codings/{coder}/{t}.tsv and no source for it in their .qdpx): add "
                             "their file, or remove the row")))
             for t, c, _k, f in cov:
-                if c == coder and not any(_matches(p, t) for p, _l in pats):
+                if c == coder and not any(matches(p, t) for p, _l in pats):
                     problems.append(Problem(path, None, (
                         f"coder {coder} coded {t} ({f}) but the table does not assign it to them: "
                         f"add the row '{coder}\t{t}', or remove those codings")))
-        cov = [x for x in cov if x[1] not in assigned or any(_matches(p, x[0]) for p, _l in assigned[x[1]])]
+        cov = [x for x in cov if x[1] not in assigned or any(matches(p, x[0]) for p, _l in assigned[x[1]])]
         named = ", ".join(sorted(assigned))
         others = sorted({c for _t, c, _k, _f in cov} - set(assigned))
         notes.append(f"Counted as coded: the transcripts {path} assigns to {named}"

@@ -61,7 +61,9 @@ def _specificity(pattern: str) -> int:
     return 0 if pattern == "*" else 1 if pattern.endswith(".*") else 2
 
 
-def _matches(pattern: str, tid: str) -> bool:
+def matches(pattern: str, tid: str) -> bool:
+    """An assignments ``transcript`` pattern (``*``, ``<site>.*`` or ``<site>.<T>``) covers ``tid``
+    (also the load-time checks' reading, qualflow.coding_checks)."""
     if pattern == "*":
         return True
     if pattern.endswith(".*"):
@@ -79,7 +81,7 @@ def _primary_rows(table: pd.DataFrame | None) -> list[tuple[str, str, int]]:
 
 def _winning(rows: list[tuple[str, str, int]], tid: str) -> list[tuple[str, str, int]]:
     """The primary rows that decide ``tid``: those matching it at the highest specificity."""
-    hits = [r for r in rows if _matches(r[1], tid)]
+    hits = [r for r in rows if matches(r[1], tid)]
     if not hits:
         return []
     top = max(_specificity(p) for _c, p, _l in hits)
