@@ -271,3 +271,24 @@ def test_a_planted_leak_rescans_only_its_parts_and_fails_as_one_scan_does(demo, 
     assert sorted(set(reported)) == sorted(expected)
     assert "Markus" not in proc.stderr and "Kieselbach" not in proc.stderr
     assert not (project / "results/leak_check.tsv").exists()
+
+
+def test_near_miss_tokens_word_by_word_equal_one_search_of_the_text():
+    """_tokens searches each distinct whitespace-separated word once (and skips words an earlier file
+    had): its tokens must be exactly those of one regex search over the whole text, in every script."""
+    import random
+
+    from qualflow.leaks import _TOKEN, _tokens
+
+    rng = random.Random(7)
+    pieces = ["Sabine", "Sabinne's", "Kiwanuka-Nalongo", "משה", "שלום-עליכם", "सुनीता", "पुणे", "Müller",
+              "naïve", "O’Brien", "x", "12345", "<b>", "Name:", "—", "e\u0301cole", "\u05e9\u05c1\u05dc\u05d5\u05dd",
+              "alpha\u200dbeta", "soft\u00adhyphen", "long" * 10, "'quoted'", "-dash-"]
+    spaces = [" ", "\n", "\t", "\u00a0", "\u2009", "\u3000", "\r\n", "", ",", "."]
+    texts = ["".join(rng.choice(pieces) + rng.choice(spaces) for _ in range(400)) for _ in range(5)]
+    seen: set[str] = set()
+    everything: set[str] = set()
+    for text in texts:
+        assert _tokens(text) == set(_TOKEN.findall(text))
+        everything |= _tokens(text, seen)   # words of earlier texts skipped: their tokens are known
+    assert everything == set().union(*(set(_TOKEN.findall(t)) for t in texts))

@@ -338,6 +338,7 @@ def scan_files(paths: list[Path], entries: list[Entry], near_threshold: float = 
     single = sorted({e.form for e in entries if " " not in e.form and len(e.form) >= 5})
     form_key = {e.form: e.key for e in entries}
     tokens: dict[str, str] = {}        # token -> the file (label) it first appears in, in path order
+    seen_words: set[str] = set()       # whitespace-separated words already tokenised (their tokens are in)
     sources: dict[str, Path] = {}      # label -> its path, to find a near miss's line afterwards
     for path in paths:
         n_fixed = 0
@@ -363,7 +364,10 @@ def scan_files(paths: list[Path], entries: list[Entry], near_threshold: float = 
                 hits.append({"file": label, "line": line, "key": m.entry.key, "category": m.entry.category,
                              "rule": m.rule, "where": where, "site": site, "lang": lang,
                              "before": before, "after": after})
-            new = set().union(*map(_tokens, segments)) - tokens.keys()
+            new: set[str] = set()
+            for seg in segments:
+                new |= _tokens(seg, seen_words)
+            new -= tokens.keys()
             if new:
                 tokens.update(dict.fromkeys(new, label))
                 sources[label] = path
@@ -457,13 +461,31 @@ def _chunks(text: str, size: int = _CHUNK):
         start = end
 
 
-def _tokens(text: str) -> set[str]:
+#: Whitespace-separated words remembered across files before the memory is given back (a study's
+#: vocabulary is far smaller; a corpus of random strings must not grow the set without bound).
+_SEEN_WORDS_MAX = 2_000_000
+
+
+def _tokens(text: str, seen: set[str] | None = None) -> set[str]:
     """The distinct near-miss candidate words of ``text``: the matches one ``_TOKEN.finditer`` over
-    the whole text gives (the pattern looks at nothing before a match, and no match holds a line
-    end), collected a chunk at a time in C (``findall``) instead of one Python step per word."""
+    the whole text gives, found word by word instead.
+
+    No match holds white space (the pattern's letters, marks, apostrophes and hyphens are none of
+    ``str.split``'s separators) and the pattern looks at nothing before a match, so the matches in the
+    text are the matches in each of its whitespace-separated words. Each distinct word is searched
+    once, and ``seen`` (kept across the files of a scan) skips the words an earlier text had: the
+    derived pages and tables repeat the transcripts' words, so most of the text is never searched.
+    """
+    seen = set() if seen is None else seen
     found: set[str] = set()
     for piece in _chunks(text):
-        found.update(_TOKEN.findall(piece))
+        words = set(piece.split())
+        words.difference_update(seen)
+        if len(seen) + len(words) > _SEEN_WORDS_MAX:
+            seen.clear()
+        seen.update(words)
+        for word in words:
+            found.update(_TOKEN.findall(word))
     return found
 
 
