@@ -519,3 +519,29 @@ def _write_tsv_flags(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame(columns=FLAG_COLUMNS).to_csv(path, sep="\t", index=False)
     return path
+
+
+def test_a_non_latin_source_language_is_ruled_out_by_script_as_lingua_does():
+    """SourceDetector answers 0.0 without lingua for a text with no letter of the language's script
+    (qualflow.translation.SCRIPTS): lingua itself must answer 0.0 there, or the flags would change."""
+    from lingua import IsoCode639_1, Language, LanguageDetectorBuilder
+
+    from qualflow.translation import SCRIPTS
+
+    texts = ["We went to the clinic and the nurse was kind to us.", "P09: [TP01] said 2019 was hard.",
+             "Shalom, ve-lehitraot; namaste, dhanyavad!", "Müller’s café — naïve résumé, ça va?", "ok"]
+    checked = 0
+    for code in sorted(SCRIPTS):
+        try:
+            lang = Language.from_iso_code_639_1(IsoCode639_1.from_str(code))
+        except (ValueError, AttributeError):
+            continue
+        lingua = LanguageDetectorBuilder.from_languages(Language.ENGLISH, Language.GERMAN, lang).build()
+        ours = SourceDetector(["en", "de", code])
+        for t in texts:
+            assert lingua.compute_language_confidence(t, lang) == 0.0, (code, t)
+            assert ours.confidence(t, code) == 0.0
+        checked += 1
+    assert checked >= 15
+    he = SourceDetector(["en", "he"])
+    assert he.confidence("שלום, מה שלומך היום? אני בסדר גמור.", "he") > 0.9   # the script present: lingua asked

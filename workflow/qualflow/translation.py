@@ -46,6 +46,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+import regex
 from rapidfuzz import fuzz
 
 from .errors import InputError, Problem, raise_if
@@ -423,10 +424,27 @@ class SourceDetector:
         self._detector = LanguageDetectorBuilder.from_languages(*langs).build() if len(langs) >= 2 else None
 
     def confidence(self, text: str, lang: str) -> float | None:
-        """Confidence that ``text`` is written in ``lang`` (None when lingua cannot tell)."""
+        """Confidence that ``text`` is written in ``lang`` (None when lingua cannot tell).
+
+        A language written only in a non-Latin script (``SCRIPTS``) gets 0.0 without asking lingua
+        when ``text`` has no letter of that script: lingua rules such a language out by its alphabet
+        and answers 0.0 itself (tests/test_translation.py), and a checked English turn rarely has
+        one, so most of the detection time of a Hebrew or Marathi site is saved."""
         if self._detector is None or lang not in self._lang:
             return None
+        script = _SCRIPT_RE.get(lang)
+        if script is not None and not script.search(text):
+            return 0.0
         return float(self._detector.compute_language_confidence(text, self._lang[lang]))
+
+
+#: Languages lingua knows that are written in one non-Latin script only (ISO 639-1 -> Unicode script).
+SCRIPTS = {"am": "Ethiopic", "ar": "Arabic", "be": "Cyrillic", "bg": "Cyrillic", "bn": "Bengali",
+           "el": "Greek", "fa": "Arabic", "gu": "Gujarati", "he": "Hebrew", "hi": "Devanagari",
+           "hy": "Armenian", "ka": "Georgian", "kk": "Cyrillic", "mk": "Cyrillic",
+           "mn": "Cyrillic", "mr": "Devanagari", "pa": "Gurmukhi", "ru": "Cyrillic", "ta": "Tamil",
+           "te": "Telugu", "th": "Thai", "uk": "Cyrillic", "ur": "Arabic"}
+_SCRIPT_RE = {code: regex.compile(rf"\p{{Script={script}}}") for code, script in SCRIPTS.items()}
 
 
 # ---------------------------------------------------------------------------------------------
