@@ -48,7 +48,6 @@ onerror:
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/parse.smk"
 include: "workflow/rules/pseudonymise.smk"
 include: "workflow/rules/translation.smk"
 include: "workflow/rules/codes.smk"

@@ -149,7 +149,7 @@ def test_an_edit_of_one_sites_coder_file_reruns_that_sites_codes_job_and_the_mer
     jobs = set(re.findall(r"^(\S+)\s+\d+$", out, flags=re.M)) - {"total"}
     assert {"codes_hamburg", "codes"} <= jobs
     assert not jobs & {"codes_ulm", "codes_kampala", "codes_dar_es_salaam", "codes_beer_sheva"}
-    assert not any(j.startswith(("parse_", "pseudonymise_", "translation_check_")) for j in jobs)
+    assert not any(j.startswith(("pseudonymise_", "translation_check_")) for j in jobs)
 
 
 def test_a_row_naming_no_transcript_in_a_tsv_named_for_none_is_one_error_from_the_merge(demo, tmp_path,

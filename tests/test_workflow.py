@@ -89,12 +89,15 @@ def test_placeholders_identical_in_local_and_english_files(demo):
     assert checked > 800
 
 
-def test_one_parse_job_per_site_not_per_file(demo):
+def test_one_parse_and_pseudonymise_job_per_site_not_per_file(demo):
+    """Parsing is part of each site's pseudonymise job (issue 14: no parse_<site> job, no per-file job)."""
     out = snakemake(demo, "-n", "--forceall", "--quiet", "rules").stdout
     jobs = dict(re.findall(r"^(\S+)\s+(\d+)$", out, flags=re.M))
     for site in ("ulm", "hamburg", "kampala", "dar_es_salaam", "beer_sheva"):
-        assert jobs[f"parse_{site}"] == "1" and jobs[f"pseudonymise_{site}"] == "1"
-    assert not any(k.startswith("parse_") and k.count("_") > 3 for k in jobs)
+        assert jobs[f"pseudonymise_{site}"] == "1"
+    assert not any(k.startswith("parse_") for k in jobs)
+    index = pd.read_csv(demo / "restricted/parsed/ulm/transcripts.tsv", sep="\t", dtype=str)
+    assert list(index["transcript"] + "." + index["lang"]) == ["FG1.de", "FG1.en", "FG2.de", "FG2.en"]
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -180,9 +183,9 @@ def test_demo_alpha_equals_an_independent_computation(demo):
 # Not Table 2 (`participants`): who speaks where comes from the load (restricted/inputs/<site>/speakers.tsv),
 # which an edit of the words leaves unchanged.
 RERUN_AFTER_ULM_EN_EDIT = {
-    "parse_ulm", "pseudonymise_ulm", "translation_check_ulm", "codes_ulm",   # the site's own jobs
+    "pseudonymise_ulm", "translation_check_ulm", "codes_ulm",   # the site's own jobs
     "pseudonymise_summary", "translation_summary", "codes", "agreement",
-    "themes", "theme_figures", "framework_matrix", "report_pages", "leak_check", "manifest", "all",
+    "themes", "theme_figures", "framework_matrix", "report_pages", "leak_check", "all",
     # the leak gate's parts (issue 14): the site's own share, and each study-wide rule that re-ran
     "leak_scan_ulm", "leak_scan_pseudonymise_summary", "leak_scan_translation_summary",
     "leak_scan_codes", "leak_scan_agreement", "leak_scan_themes", "leak_scan_theme_figures",

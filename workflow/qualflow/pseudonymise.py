@@ -21,7 +21,7 @@ from .affixes import language_rules
 from .candidates import review_candidates  # noqa: F401  (re-exported: the stage's review list)
 from .names import AffixRules, Entry, Matcher
 from .study import Identifier, Person, SpeakerIndex, read_identifiers, read_roster, read_sites
-from .tables import read_results_tsv, write_text, write_tsv
+from .tables import read_results_tsv, roundtrip_tsv, write_text, write_tsv
 
 log = logging.getLogger("qualflow.pseudonymise")
 
@@ -133,16 +133,39 @@ def pseudonymise_transcript(turns: pd.DataFrame, site: str, index: SpeakerIndex,
     return pd.DataFrame(rows, columns=TURN_COLUMNS[:-2]), log_rows
 
 
+def parse_sources(site: str, sources: list[str]) -> tuple[list[tuple[str, str, pd.DataFrame]], pd.DataFrame]:
+    """Every transcript file of a site parsed (stage 2, qualflow.transcripts): its turn tables as
+    (transcript, lang, turns) in (transcript, lang) order, and the site's index (transcripts.tsv).
+
+    All or nothing: every file is parsed before anything is written. The tables are given exactly as
+    a TSV written and read back would give them (strings, turn numbers as int), which is what this
+    stage read when parsing was a job of its own (changed: issue 14, one job per site fewer)."""
+    from .transcripts import INDEX_COLUMNS, index_row, read_transcript
+
+    parsed = sorted((read_transcript(src, site) for src in sources), key=lambda t: (t.transcript, t.lang))
+    turns = []
+    for t in parsed:
+        df = roundtrip_tsv(t.frame())
+        df["turn"] = df["turn"].astype(int)
+        turns.append((t.transcript, t.lang, df))
+    index = pd.DataFrame([index_row(t) for t in parsed], columns=INDEX_COLUMNS)
+    for r in index.itertuples():
+        log.info("%s: %d turns (%d speech)", r.source, r.turns, r.speech_turns)
+    return turns, index
+
+
 def pseudonymise_site(site: str, sites_path: str, roster_path: str, identifiers_path: str,
-                      parsed_paths: list[str], index_path: str, out_tsv: list[str], out_txt: list[str],
+                      sources: list[str], index_path: str, out_tsv: list[str], out_txt: list[str],
                       counts_path: str, key_path: str, log_path: str, review_path: str,
                       english: str = "en", affixes: dict | None = None) -> None:
-    """Pseudonymise every transcript of one site; write shareable files and restricted key/log/review.
+    """Parse and pseudonymise every transcript of one site; write shareable files to results/ and the
+    parse index and key/log/review to restricted/.
 
     Names carry the affixes of the site's languages and English (qualflow.affixes, extended by the
     config's ``affixes:``); a language without rules is pseudonymised with plain word boundaries, and
     the leak gate then stops on any name that starts a longer word in its text.
     """
+    parsed, parse_index = parse_sources(site, sources)
     sites = read_sites(sites_path)
     people = read_roster(roster_path, sites)
     identifiers = read_identifiers(identifiers_path, sites)
@@ -157,15 +180,12 @@ def pseudonymise_site(site: str, sites_path: str, roster_path: str, identifiers_
                     site, ", ".join(missing))
     matcher = Matcher(entries, AffixRules({l: rules[l] for l in langs if l in rules}))
     index = SpeakerIndex(people)
-    meta = read_results_tsv(index_path).set_index(["transcript", "lang"])
+    meta = roundtrip_tsv(parse_index).set_index(["transcript", "lang"])
     allow = {w.casefold() for s in sites.itertuples() for w in (s.name, s.country, *s.name.split())}
     results: dict[tuple[str, str], pd.DataFrame] = {}
     all_log: list[dict] = []
     texts: dict[tuple[str, str], str] = {}
-    for path in parsed_paths:
-        t, lang = Path(path).name.split(".")[:2]
-        turns = read_results_tsv(path)
-        turns["turn"] = turns["turn"].astype(int)
+    for t, lang, turns in parsed:
         df, rows = pseudonymise_transcript(turns, site, index, matcher, f"{site}/{t}.{lang}")
         m = meta.loc[(t, lang)]
         text, offsets = render_txt({"kind": m["kind"], "date": m["date"], "wave": m["wave"]}, lang, df)
@@ -195,6 +215,7 @@ def pseudonymise_site(site: str, sites_path: str, roster_path: str, identifiers_
     write_tsv(pd.DataFrame([k.__dict__ for k in key]), key_path)
     write_tsv(log_df.sort_values(["file", "turn", "offset"], kind="stable"), log_path)
     write_tsv(review, review_path)
+    write_tsv(parse_index.sort_values(["transcript", "lang"]), index_path)
     log.info("%s: %d candidate tokens for review", site, review["token"].nunique())
 
 

@@ -240,6 +240,18 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def roundtrip_tsv(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` as :func:`write_tsv` then :func:`read_results_tsv` would give it back, without a file:
+    a stage that takes another's table in memory sees exactly what it would read from disk."""
+    import io
+
+    buf = io.StringIO()
+    df.drop(columns=[c for c in df.columns if c == "_line"]).to_csv(
+        buf, sep="\t", index=False, lineterminator="\n", float_format="%.6g")
+    buf.seek(0)
+    return read_results_tsv(buf)
+
+
 def read_results_tsv(path: str | Path) -> pd.DataFrame:
     """Read a TSV the pipeline wrote itself (no user-facing validation), strings kept as strings."""
     return pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)

@@ -416,21 +416,3 @@ def index_row(t: Transcript) -> dict:
             "date": str(t.meta.get("date", "")), "wave": str(t.meta.get("wave", "")),
             "turns": len(t.turns), "speech_turns": sum(x.kind == "speech" for x in t.turns),
             "source": t.path, "sha256": sha256_file(t.path)}
-
-
-def parse_site(site: str, sources: list[str], turn_outputs: list[str], index_output: str) -> None:
-    """Parse every transcript of a site; write one turn table per file and the site's index."""
-    import logging
-
-    from .tables import write_tsv
-
-    log = logging.getLogger("qualflow.parse")
-    by_name = {Path(o).name.removesuffix(".tsv"): o for o in turn_outputs}
-    rows = []
-    parsed = [read_transcript(src, site) for src in sources]   # all or nothing: parse before writing
-    for t in parsed:
-        out = by_name[f"{t.transcript}.{t.lang}"]
-        write_tsv(t.frame(), out)
-        rows.append(index_row(t))
-        log.info("%s: %d turns (%d speech) -> %s", t.path, len(t.turns), rows[-1]["speech_turns"], out)
-    write_tsv(pd.DataFrame(rows, columns=INDEX_COLUMNS).sort_values(["transcript", "lang"]), index_output)

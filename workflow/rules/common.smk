@@ -49,12 +49,8 @@ def site_files(site):
     return sorted((s.transcript, s.lang) for s in STUDY.files(site))
 
 
-def parsed(site):
-    """Raw turn tables: identifying (real names), so they live under restricted/, not results/."""
-    return [f"{RESTRICTED}/parsed/{site}/{t}.{l}.tsv" for t, l in site_files(site)]
-
-
 def parsed_index(site):
+    """What was parsed from which exact file (sha256): under restricted/, as the sources name people."""
     return f"{RESTRICTED}/parsed/{site}/transcripts.tsv"
 
 

@@ -45,6 +45,10 @@ for _part, _files in GATE_PARTS.items():
             "../scripts/leak_check.py"
 
 
+# The gate's last step, and the run's record: leak_check merges the parts and fails on a hit; when
+# nothing leaked, the same job writes results/manifest.tsv (qualflow.manifest: the hash of every input
+# and output), so a manifest exists only for results that passed the gate. (changed: issue 12 item 6
+# — the manifest was a job of its own after this one, one more job at the end of every run.)
 rule leak_check:
     input:
         sites=config["sites"],
@@ -54,10 +58,13 @@ rule leak_check:
         part_hits=[f"{RESTRICTED}/leak/{p}/hits.tsv" for p in GATE_PARTS],
         part_near=[f"{RESTRICTED}/leak/{p}/near_misses.tsv" for p in GATE_PARTS],
         part_files=[f"{RESTRICTED}/leak/{p}/files.tsv" for p in GATE_PARTS],
+        data=manifest_inputs(),
+        outputs=GATED,
     output:
         hits="results/leak_check.tsv",
         decisions="results/leak_decisions.tsv",
         near=f"{RESTRICTED}/leak_near_misses.tsv",
+        manifest="results/manifest.tsv",
     params:
         part=False,
         gated=GATED,
@@ -71,20 +78,4 @@ rule leak_check:
         "../scripts/leak_check.py"
 
 
-rule manifest:
-    input:
-        data=manifest_inputs(),
-        outputs=GATED + ["results/leak_check.tsv", "results/leak_decisions.tsv"],
-        decisions="results/leak_decisions.tsv",
-    output:
-        "results/manifest.tsv",
-    log:
-        "logs/manifest.log",
-    conda:
-        "../envs/qualflow.yaml"
-    script:
-        "../scripts/manifest.py"
-
-
 ALL_OUTPUTS += rules.leak_check.output
-ALL_OUTPUTS += rules.manifest.output

@@ -1,5 +1,8 @@
-# Stage 3 (pseudonymise): one job per site; shareable transcripts to results/, the key, the
-# replacement log and the review list to restricted/ (git-ignored, never shared).
+# Stages 2 and 3 (parse, pseudonymise): one job per site parses the site's transcript files
+# (qualflow.transcripts) and pseudonymises them; shareable transcripts to results/, the parse index,
+# the key, the replacement log and the review list to restricted/ (git-ignored, never shared).
+# (changed: issue 14 — parsing was a job of its own, parse_<site>, whose turn tables only this job
+# read: one job per site fewer, and 2 files per transcript less written and read.)
 for _site in SITES:
 
     rule:
@@ -9,9 +12,9 @@ for _site in SITES:
             sites=SITE_INPUTS[_site]["site"],
             roster=SITE_INPUTS[_site]["roster"],
             identifiers=SITE_INPUTS[_site]["identifiers"],
-            parsed=parsed(_site),
-            index=parsed_index(_site),
+            sources=[s.path for s in sorted(STUDY.files(_site), key=lambda s: s.path)],
         output:
+            index=parsed_index(_site),
             tsv=pseudonymised(_site, "tsv"),
             txt=pseudonymised(_site, "txt"),
             counts=f"results/pseudonymised/{_site}/counts.tsv",
