@@ -292,3 +292,10 @@ def test_near_miss_tokens_word_by_word_equal_one_search_of_the_text():
         assert _tokens(text) == set(_TOKEN.findall(text))
         everything |= _tokens(text, seen)   # words of earlier texts skipped: their tokens are known
     assert everything == set().union(*(set(_TOKEN.findall(t)) for t in texts))
+    # A text without line ends (a spreadsheet's XML) is still cut into pieces, at white space only.
+    from qualflow.leaks import _word_chunks
+
+    flat = texts[0].replace("\n", " ").replace("\r", " ")
+    pieces = list(_word_chunks(flat, 50))
+    assert len(pieces) > 10 and "".join(pieces) == flat and all(p[-1].isspace() for p in pieces[:-1])
+    assert set().union(*(set(_TOKEN.findall(p)) for p in pieces)) == set(_TOKEN.findall(flat))

@@ -461,6 +461,21 @@ def _chunks(text: str, size: int = _CHUNK):
         start = end
 
 
+_SPACE = regex.compile(r"\s")
+
+
+def _word_chunks(text: str, size: int = _CHUNK):
+    """``text`` in pieces of about ``size`` characters, each cut after a white space character (a
+    newline-free text, such as a spreadsheet's XML, is cut too: its words would otherwise be listed
+    all at once)."""
+    start, n = 0, len(text)
+    while start < n:
+        m = _SPACE.search(text, min(start + size, n))
+        end = m.end() if m else n
+        yield text[start:end] if (start, end) != (0, n) else text
+        start = end
+
+
 #: Whitespace-separated words remembered across files before the memory is given back (a study's
 #: vocabulary is far smaller; a corpus of random strings must not grow the set without bound).
 _SEEN_WORDS_MAX = 2_000_000
@@ -478,7 +493,7 @@ def _tokens(text: str, seen: set[str] | None = None) -> set[str]:
     """
     seen = set() if seen is None else seen
     found: set[str] = set()
-    for piece in _chunks(text):
+    for piece in _word_chunks(text):
         words = set(piece.split())
         words.difference_update(seen)
         if len(seen) + len(words) > _SEEN_WORDS_MAX:
