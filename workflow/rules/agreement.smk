@@ -32,6 +32,7 @@ rule agreement:
         cluster=config["agreement"].get("cluster_by_transcript", False),
         min_present=config["agreement"].get("min_present", 10),
         design=DESIGN,
+    priority: PRIORITY["study"]
     log:
         "logs/agreement.log",
     conda:

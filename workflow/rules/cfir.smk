@@ -47,6 +47,7 @@ if CFIR is not None:
             transcript_waves=TRANSCRIPT_WAVES,
             rule=CFIR.get("rating", {}),
             coders=CFIR.get("coders", []),
+        priority: PRIORITY["study"]
         log:
             "logs/cfir/ratings.log",
         conda:
@@ -63,6 +64,7 @@ if CFIR is not None:
             ),
         params:
             waves=WAVE_IDS,
+        priority: PRIORITY["study"]
         log:
             "logs/cfir/change.log",
         conda:
@@ -99,6 +101,7 @@ if CFIR is not None:
             domains=CODEBOOK_THEMES,
             codes=CODEBOOK_CODES,
             group=heatmap_group(STUDY.design, CFIR.get("group")),
+        priority: PRIORITY["study"]
         log:
             "logs/cfir/figures.log",
         conda:
@@ -122,6 +125,7 @@ if CFIR is not None:
             groups=GROUPS,
             codes=CODEBOOK_CODES,
             title=f"CFIR findings — {config.get('study', '')}",
+        priority: PRIORITY["study"]
         log:
             "logs/cfir/findings.log",
         conda:

@@ -36,6 +36,7 @@ for _site in SITES:
             turns=f"{RESTRICTED}/codes/{_site}/turns.tsv",
         params:
             site=_site,
+        priority: PRIORITY["codes"]
         log:
             f"logs/codes/{_site}.log",
         conda:
@@ -94,6 +95,7 @@ rule codes:
         waves=DESIGN["transcript_waves"],
         # how coders' tools record a coding's valence besides the TSV column (qualflow.valence)
         valence=config.get("valence", {}),
+    priority: PRIORITY["codes"]
     log:
         "logs/codes.log",
     conda:

@@ -129,6 +129,17 @@ def codes_parts(name):
     return [f"{RESTRICTED}/codes/{s}/{name}" for s in SITES]
 
 
+# Job priorities (Snakemake's `priority:`; the greedy scheduler starts the ready job of highest
+# priority first, and among equals the one with the largest inputs). The longest chain of a run is
+# pseudonymise_<site> -> codes_<site> -> codes -> themes, agreement, framework_matrix -> their leak
+# scans -> leak_check; the translation checks feed only translation_summary. So a site's pseudonymise
+# job comes before any translation check, the codes chain and the study-wide steps as soon as they are
+# ready, a finished site's leak scan before the next translation check (a waiting job's inputs are
+# stat'ed on every scheduling pass, and a scan has a site's worth), and the checks fill the other
+# core. (changed: issue 14; without priorities the scheduler ran the small study-wide jobs last,
+# e.g. theme_figures after every translation check.)
+PRIORITY = {"pseudonymise": 5, "codes": 10, "study": 10, "scan": 1, "translation_check": 0}
+
 # Every stage's rule file appends its final outputs here; `rule all` asks for all of them.
 ALL_OUTPUTS = []
 

@@ -55,6 +55,7 @@ rule framework_matrix:
         roles={r.id: r.short for r in STUDY.design.roles},
         title=f"Framework matrix — {config.get('study', '')}",
         count_mode=config.get("themes", {}).get("count", "primary"),
+    priority: PRIORITY["study"]
     log:
         "logs/framework_matrix.log",
     conda:

@@ -37,6 +37,7 @@ for _part, _files in GATE_PARTS.items():
             part=True,
             affixes=config.get("affixes", {}),
             english=EN,
+        priority: PRIORITY["scan"]
         log:
             f"logs/leak_check/{_part}.log",
         conda:
@@ -70,6 +71,7 @@ rule leak_check:
         gated=GATED,
         affixes=config.get("affixes", {}),
         english=EN,
+    priority: PRIORITY["study"]
     log:
         "logs/leak_check.log",
     conda:

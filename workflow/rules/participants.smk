@@ -27,6 +27,7 @@ rule participants:
         ),
     params:
         design=DESIGN,
+    priority: PRIORITY["study"]
     log:
         "logs/participants.log",
     conda:

@@ -25,6 +25,7 @@ for _site in SITES:
             site=_site,
             english=EN,
             affixes=config.get("affixes", {}),
+        priority: PRIORITY["pseudonymise"]
         log:
             f"logs/pseudonymise/{_site}.log",
         conda:
@@ -50,6 +51,7 @@ rule pseudonymise_summary:
         key=f"{RESTRICTED}/pseudonym_key.tsv",
         replacements=f"{RESTRICTED}/replacement_log.tsv",
         review=f"{RESTRICTED}/review_candidates.tsv",
+    priority: PRIORITY["study"]
     log:
         "logs/pseudonymise/summary.log",
     conda:

@@ -26,6 +26,7 @@ rule report_pages:
         n_transcripts=len({(s.site, s.transcript) for s in STUDY.sources}),
         pages=["table2.html", "agreement.html", "quotes.html", "codebook.html"]
         + (["flags_by_site.tsv", "review.html"] if TRANSLATION_SITES else []),
+    priority: PRIORITY["study"]
     log:
         "logs/report_pages.log",
     conda:

@@ -34,6 +34,7 @@ rule themes:
         quote_min_chars=THEMES_CFG.get("quote_min_chars", 40),
         count_mode=THEMES_CFG.get("count", "primary"),
         design=DESIGN,
+    priority: PRIORITY["study"]
     log:
         "logs/themes.log",
     conda:
@@ -57,6 +58,7 @@ rule theme_figures:
         site_svg="results/figures/themes_by_site.svg",
     params:
         design=DESIGN,
+    priority: PRIORITY["study"]
     log:
         "logs/theme_figures.log",
     conda:

@@ -36,6 +36,7 @@ for _site in TRANSLATION_SITES:
             markers=site_markers(_site),
             translation=config.get("translation", {}),
             english=EN,
+        priority: PRIORITY["translation_check"]
         log:
             f"logs/translation/{_site}.log",
         conda:
@@ -84,6 +85,7 @@ rule translation_summary:
         english=EN,
         pairs_per_page=REVIEW_PAIRS_PER_PAGE,
         title=f"Translation check — {config.get('study', '')}",
+    priority: PRIORITY["study"]
     log:
         "logs/translation/summary.log",
     conda:
