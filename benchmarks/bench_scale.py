@@ -10,6 +10,11 @@ start-up, DAG building, gaps between jobs), and per stage (per-site rules folded
 jobs, summed job wall, slowest job, peak RSS of one job process; then the growth exponent between
 sizes, log(t2/t1)/log(n2/n1), of the wall and of every stage (1.0 = linear).
 
+Also printed: the CPU time of Snakemake's own process (scheduling and job records; it shares the two
+cores with the jobs) and of everything the run started. Where SLURM's client tools are installed but no
+controller answers, the SLURM executor plugin waits up to 10 s for `scontrol show config` at every
+Snakemake start; the benchmark says so (start the controller with .ci/slurm-up, or compare ratios).
+
 Job times come from Snakemake's own records (.snakemake/metadata: start and end of every job); peak
 RSS from sampling every job process (psutil, every 0.2 s, so a very short peak can be missed). The
 machine's other load shows in absolute times: compare ratios between sizes of one run.
@@ -21,6 +26,7 @@ import json
 import math
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -50,9 +56,29 @@ class RssSampler(threading.Thread):
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.root, self.peak, self.stop = psutil.Process(pid), defaultdict(int), threading.Event()
+        self.rules: dict[int, str] = {}
+        self.main_cpu = 0.0   # Snakemake's own process (scheduling, job records), sampled
+
+    def rule_of(self, pid: int, script: str) -> str:
+        """The job's stage: its rule name, from the pickled job object in Snakemake's script file
+        (several rules share a script: leak_scan_<part> and leak_check), folded like ``stage``."""
+        if pid not in self.rules:
+            name = Path(script).name.split(".", 1)[1].removesuffix(".py")
+            try:
+                found = re.findall(rb"(leak_scan_\w+)", Path(script).read_bytes()[:200000])
+            except OSError:
+                found = []
+            self.rules[pid] = "leak_scan" if found and re.fullmatch(rb"leak_scan_site\d+", found[0]) else (
+                found[0].decode() if found else name)
+        return self.rules[pid]
 
     def run(self) -> None:
         while not self.stop.is_set():
+            try:
+                t = self.root.cpu_times()
+                self.main_cpu = t.user + t.system
+            except psutil.Error:
+                pass
             try:
                 children = self.root.children(recursive=True)
             except psutil.Error:
@@ -63,10 +89,10 @@ class RssSampler(threading.Thread):
                     rss = p.memory_info().rss
                 except psutil.Error:
                     continue
-                script = next((Path(c).name.split(".", 1)[1].removesuffix(".py") for c in cmd
-                               if ".snakemake/scripts/" in c and "." in Path(c).name), None)
+                script = next((c for c in cmd if ".snakemake/scripts/" in c and "." in Path(c).name), None)
                 if script:
-                    self.peak[script] = max(self.peak[script], rss)
+                    rule = self.rule_of(p.pid, script)
+                    self.peak[rule] = max(self.peak[rule], rss)
             self.stop.wait(0.2)
 
 
@@ -118,8 +144,11 @@ def run_size(n: int, sites: int, turns: int, workdir: Path) -> dict:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     sampler = RssSampler(proc.pid)
     sampler.start()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     out, _ = proc.communicate()
     wall = time.time() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    all_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     sampler.stop.set()
     if proc.returncode != 0:
         raise SystemExit(f"snakemake failed at {n} transcripts:\n{out[-3000:]}")
@@ -131,22 +160,25 @@ def run_size(n: int, sites: int, turns: int, workdir: Path) -> dict:
         st["jobs"] += len(ivs)
         st["sum"] += sum(e - s for s, e in ivs)
         st["max"] = max([st["max"]] + [e - s for s, e in ivs])
-    for script, rss in sampler.peak.items():   # a script's name is its stage's name (workflow/scripts/)
+    for script, rss in sampler.peak.items():   # a job's rule, folded into its stage
         if script in stages:
             stages[script]["rss"] = max(stages[script]["rss"], rss)
     first = min(s for s, _ in intervals) - t0
     return {"n": per_site * sites, "wall": wall, "jobs": len(intervals), "first": first,
             "orchestration": wall - busy_time(intervals), "stages": dict(stages),
+            "main_cpu": sampler.main_cpu, "all_cpu": all_cpu,
             "peak_rss": max(sampler.peak.values(), default=0), "project": project}
 
 
 def report(results: list[dict]) -> str:
-    lines = ["| transcripts | wall s | jobs | first job s | orchestration | peak RSS (one process) |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| transcripts | wall s | jobs | first job s | orchestration | Snakemake's CPU | all CPU s "
+             "| peak RSS (one process) |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in results:
         lines.append(f"| {r['n']} | {r['wall']:.1f} | {r['jobs']} | {r['first']:.1f} | "
                      f"{r['orchestration']:.1f} s ({100 * r['orchestration'] / r['wall']:.0f} %) | "
-                     f"{r['peak_rss'] / 2**30:.2f} GiB |")
+                     f"{r['main_cpu']:.1f} s ({100 * r['main_cpu'] / max(r['all_cpu'], 1e-9):.0f} % of all) | "
+                     f"{r['all_cpu']:.1f} | {r['peak_rss'] / 2**30:.2f} GiB |")
     names = sorted({s for r in results for s in r["stages"]},
                    key=lambda s: -max(r["stages"].get(s, {}).get("sum", 0) for r in results))
     head = " | ".join(f"{r['n']}: jobs, sum s, max s, RSS MiB" for r in results)
@@ -189,6 +221,12 @@ def main(argv: list[str] | None = None) -> None:
     workdir = Path(a.workdir) if a.workdir else Path(tempfile.mkdtemp(prefix="qualflow-scale-"))
     results = []
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start", flush=True)
+    if shutil.which("scontrol"):
+        try:
+            subprocess.run(["scontrol", "show", "config"], capture_output=True, timeout=3, check=True)
+        except (subprocess.SubprocessError, OSError):
+            print("note: scontrol is installed but no SLURM controller answers: every Snakemake start waits "
+                  "~10 s for it (the SLURM executor plugin); start one with .ci/slurm-up", flush=True)
     for n in (int(x) for x in a.sizes.split(",")):
         print(f"running {n} transcripts in {workdir} ...", flush=True)
         results.append(run_size(n, a.sites, a.turns, workdir))
