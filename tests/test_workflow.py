@@ -205,6 +205,21 @@ def test_one_word_edit_at_one_site_reruns_only_that_site_and_the_aggregates(demo
     assert not any(j.endswith(("_hamburg", "_kampala", "_dar_es_salaam", "_beer_sheva")) for j in jobs)
 
 
+def test_a_changed_turn_table_reruns_every_study_wide_job_that_reads_it_without_declaring_it(demo, tmp_path):
+    """themes, agreement, framework_matrix, codes and translation_summary name the English turn tables
+    as params, not inputs (docs/DESIGN.md, "What a job costs"): a change to one still reaches them
+    through the site's jobs that declare it, and the gate re-scans the file."""
+    project = tmp_path / "turns"
+    shutil.copytree(demo, project, symlinks=True)
+    f = project / "results/pseudonymised/ulm/FG1.en.tsv"
+    f.write_text(f.read_text(encoding="utf-8") + "", encoding="utf-8")   # same content, newer
+    out = snakemake(project, "--profile", "profiles/default", "-n", "--quiet", "rules").stdout
+    jobs = set(re.findall(r"^(\S+)\s+\d+$", out, flags=re.M)) - {"total"}
+    assert {"codes_ulm", "translation_check_ulm", "codes", "themes", "agreement", "framework_matrix",
+            "translation_summary", "leak_scan_ulm", "leak_check"} <= jobs
+    assert "pseudonymise_ulm" not in jobs and not any(j.endswith("_hamburg") for j in jobs)
+
+
 def test_a_failed_run_marks_results_invalid_until_a_run_succeeds(demo, tmp_path):
     """Item 5 of issue 12: after a failed run results/ cannot pass for a whole run (STALE.md, no
     manifest, no report); the next successful run makes it whole again."""

@@ -8,7 +8,6 @@ rule agreement:
         themes="results/codes/themes.tsv",
         coverage="results/codes/coverage.tsv",
         sites=config["sites"],
-        turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
     output:
         by_code=report(
             "results/agreement/by_code.tsv",
@@ -27,6 +26,11 @@ rule agreement:
             category="Agreement",
         ),
     params:
+        # The English turn tables, for the text this job quotes: named here, not inputs. Each is an input
+        # of its site's codes_<site> job, whose part reaches this job through results/codes/, so a
+        # changed table re-runs this job all the same; as inputs, a study's worth of files would be
+        # stat'ed on every scheduling pass this job waits (docs/DESIGN.md, "What a job costs").
+        turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
         n_boot=config["agreement"].get("bootstrap", 2000),
         seed=config["agreement"].get("seed", 20181017),
         cluster=config["agreement"].get("cluster_by_transcript", False),

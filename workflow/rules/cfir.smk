@@ -28,7 +28,6 @@ if CFIR is not None:
         input:
             codings="results/codes/codings.tsv",
             sites=config["sites"],
-            turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
             consensus=[CFIR_CONSENSUS] if CFIR_CONSENSUS and Path(CFIR_CONSENSUS).exists() else [],
             raters=CFIR_RATERS,
         output:
@@ -41,6 +40,11 @@ if CFIR is not None:
                 category="CFIR",
             ),
         params:
+            # The English turn tables, for the text this job quotes: named here, not inputs. Each is an input
+            # of its site's codes_<site> job, whose part reaches this job through results/codes/, so a
+            # changed table re-runs this job all the same; as inputs, a study's worth of files would be
+            # stat'ed on every scheduling pass this job waits (docs/DESIGN.md, "What a job costs").
+            turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
             codes=CODEBOOK_CODES,
             themes=CODEBOOK_THEMES,
             waves=WAVE_IDS,

@@ -49,7 +49,6 @@ rule codes:
     input:
         codebook=config.get("codebook", "config/codebook.yaml"),
         sites=config["sites"],
-        codings=CODING_FILES,
         # participant cases of project.qdpx: pseudonym, role, gender, label (never a name)
         roster=config["roster"],
         assignments=[ASSIGNMENTS] if ASSIGNMENTS else [],
@@ -59,7 +58,6 @@ rule codes:
         # the sites' parts (codes_<site>) and the texts the coding packet and project.qdpx hold
         parts=codes_parts("codings.json"),
         turns=codes_parts("turns.tsv"),
-        transcripts_txt=[f for site in SITES for f in pseudonymised(site, "txt", EN)],
     output:
         codings=report(
             "results/codes/codings.tsv", caption="../report/codes_codings.rst", category="Codes"
@@ -89,6 +87,10 @@ rule codes:
             category="Codes",
         ),
     params:
+        # The coders' files and the English transcripts' text (the coding packet and project.qdpx
+        # hold it), named here, not as inputs: each is an input of a codes_<site> job, whose part is
+        # an input here, so a change re-runs this job all the same (docs/DESIGN.md, "What a job costs").
+        codings=CODING_FILES,
         # the folder itself, to report a coder folder with no files (no input file names it)
         codings_dir=lambda wildcards: CODINGS_DIR,
         unmapped=config.get("codes", {}).get("unmapped", "fail"),

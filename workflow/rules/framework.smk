@@ -30,7 +30,6 @@ rule framework_matrix:
         assignments=[ASSIGNMENTS] if ASSIGNMENTS else [],
         sites=config["sites"],
         roster=config["roster"],
-        turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
     output:
         tsv=report(
             "results/framework/framework_matrix.tsv",
@@ -45,6 +44,11 @@ rule framework_matrix:
         pages=FRAMEWORK_CASE_PAGES,
         xlsx="results/framework/framework_matrix.xlsx",
     params:
+        # The English turn tables, for the text this job quotes: named here, not inputs. Each is an input
+        # of its site's codes_<site> job, whose part reaches this job through results/codes/, so a
+        # changed table re-runs this job all the same; as inputs, a study's worth of files would be
+        # stat'ed on every scheduling pass this job waits (docs/DESIGN.md, "What a job costs").
+        turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
         codes=CODEBOOK_CODES,
         themes=CODEBOOK_THEMES,
         categories=config.get("framework_matrix", {}).get("categories", "theme"),

@@ -22,7 +22,6 @@ rule themes:
         assignments=[ASSIGNMENTS] if ASSIGNMENTS else [],
         sites=config["sites"],
         roster=config["roster"],
-        turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
     output:
         matrix=report("results/themes/theme_matrix.tsv", caption="../report/themes_matrix.rst", category="Themes"),
         transcripts=report("results/themes/transcripts.tsv", caption="../report/themes_transcripts.rst",
@@ -31,6 +30,11 @@ rule themes:
         quotes=report("results/themes/quotes/index.md", caption="../report/themes_quotes.rst", category="Themes"),
         pages=QUOTE_PAGES,
     params:
+        # The English turn tables, for the text this job quotes: named here, not inputs. Each is an input
+        # of its site's codes_<site> job, whose part reaches this job through results/codes/, so a
+        # changed table re-runs this job all the same; as inputs, a study's worth of files would be
+        # stat'ed on every scheduling pass this job waits (docs/DESIGN.md, "What a job costs").
+        turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
         quote_min_chars=THEMES_CFG.get("quote_min_chars", 40),
         count_mode=THEMES_CFG.get("count", "primary"),
         design=DESIGN,

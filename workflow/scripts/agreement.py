@@ -8,7 +8,7 @@ from qualflow.agreement import agreement_stage
 from qualflow.runner import run
 
 i, o, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
-run(lambda: agreement_stage(i.codings, i.codebook, i.themes, i.coverage, i.sites, list(i.turns), p.n_boot,
+run(lambda: agreement_stage(i.codings, i.codebook, i.themes, i.coverage, i.sites, list(p.turns), p.n_boot,
                             p.seed, p.cluster, o.by_code, o.by_theme, o.disagreements, o.summary,
                             p.min_present, p.design),
     snakemake.log[0])  # noqa: F821

@@ -8,7 +8,7 @@ from qualflow.cfir_ratings import ratings_stage
 from qualflow.runner import run
 
 p = snakemake.params  # noqa: F821
-run(lambda: ratings_stage(snakemake.input.codings, list(snakemake.input.turns),  # noqa: F821
+run(lambda: ratings_stage(snakemake.input.codings, list(snakemake.params.turns),  # noqa: F821
                           snakemake.input.sites,  # noqa: F821
                           snakemake.input.consensus[0] if snakemake.input.consensus else None,  # noqa: F821
                           list(snakemake.input.raters), p.codes, p.themes, p.waves,  # noqa: F821

@@ -8,7 +8,7 @@ from qualflow.codes import codes_merge
 from qualflow.runner import run
 
 run(lambda: codes_merge(snakemake.input.codebook, snakemake.input.parts,  # noqa: F821
-                        snakemake.input.turns, snakemake.input.codings,  # noqa: F821
+                        snakemake.input.turns, snakemake.params.codings,  # noqa: F821
                         snakemake.params.codings_dir, snakemake.params.unmapped,  # noqa: F821
                         dict(snakemake.output.items()), sites=snakemake.input.sites,  # noqa: F821
                         roster=snakemake.input.roster,  # noqa: F821

@@ -8,7 +8,7 @@ from qualflow.runner import run
 from qualflow.themes import write_themes
 
 i, o, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
-run(lambda: write_themes(i.codings, i.themes, i.sites, i.roster, list(i.turns), p.quote_min_chars, o.matrix,
+run(lambda: write_themes(i.codings, i.themes, i.sites, i.roster, list(p.turns), p.quote_min_chars, o.matrix,
                          Path(o.quotes).parent, p.design, coverage=i.coverage,
                          assignments=i.assignments[0] if i.assignments else None, count=p.count_mode,
                          transcripts_out=o.transcripts, summary_out=o.summary, quote_pages=list(o.pages)),
