@@ -76,6 +76,20 @@ def _single(project: Path, codings_dir: str, folder: Path, args: dict) -> dict[s
     return outputs
 
 
+
+def _both_fail(project, demo, tmp_path, monkeypatch) -> list:
+    """The single job and the per-site jobs both stop on the project's codings with the same problems."""
+    from qualflow.errors import InputError
+
+    monkeypatch.chdir(project)
+    args = _stage_args(demo)
+    with pytest.raises(InputError) as single:
+        _single(project, "data/codings", tmp_path / "single", args)
+    with pytest.raises(InputError) as merged:
+        _per_site(project, "data/codings", tmp_path / "sites", args)
+    assert [str(p) for p in merged.value.problems] == [str(p) for p in single.value.problems]
+    return merged.value.problems
+
 def test_the_pipelines_per_site_codes_equal_one_study_wide_call(demo, tmp_path, monkeypatch):
     """The demo's results/codes/ (written by codes_<site> jobs and the merge) byte for byte as one call
     of the stage over the whole study writes them: TSV coders, coder_b's .qdpx of four sites."""
@@ -118,8 +132,8 @@ def test_a_tsv_of_several_sites_and_a_study_wide_qdpx_split_by_site_give_the_sam
 def test_a_qdpx_source_no_site_places_is_one_error_from_the_merge(demo, tmp_path, monkeypatch):
     """A .qdpx source that is no study transcript: no site's job claims it, the merge says so once, in
     the words one study-wide job uses, and writes nothing."""
-    from qualflow.errors import InputError
     from qualflow.refiqda import read_qdpx, write_qdpx
+
     project = tmp_path / "project"
     for part in ("config", "data", "results/pseudonymised"):
         shutil.copytree(demo / part, project / part, symlinks=True)
@@ -128,14 +142,8 @@ def test_a_qdpx_source_no_site_places_is_one_error_from_the_merge(demo, tmp_path
     i = next(k for k, s in enumerate(proj.sources) if s.guid == proj.codings[0].source)
     proj.sources[i] = type(proj.sources[i])(proj.sources[i].guid, "nowhere.FG1", proj.sources[i].text + "x")
     write_qdpx(qdpx, proj)
-    monkeypatch.chdir(project)
-    args = _stage_args(demo)
-    with pytest.raises(InputError) as single:
-        _single(project, "data/codings", tmp_path / "single", args)
-    with pytest.raises(InputError) as merged:
-        _per_site(project, "data/codings", tmp_path / "sites", args)
-    assert [str(p) for p in merged.value.problems] == [str(p) for p in single.value.problems]
-    assert "source 'nowhere.FG1' is not a transcript of this study" in str(merged.value.problems[0])
+    problems = _both_fail(project, demo, tmp_path, monkeypatch)
+    assert "source 'nowhere.FG1' is not a transcript of this study" in str(problems[0])
     assert not (tmp_path / "sites/merged/codings.tsv").exists()
 
 
@@ -156,21 +164,14 @@ def test_a_row_naming_no_transcript_in_a_tsv_named_for_none_is_one_error_from_th
                                                                                         monkeypatch):
     """Every site's job sees the row and none has its transcript: the merge, which knows the study,
     reports it once, in the words of one study-wide job."""
-    from qualflow.errors import InputError
     project = tmp_path / "project"
     for part in ("config", "data", "results/pseudonymised"):
         shutil.copytree(demo / part, project / part, symlinks=True)
     (project / "data/codings/coder_a/batch.tsv").write_text(
         "transcript\tturn\tstart\tend\tcode\tmemo\nnowhere.FG1\t9\t\t\tP2 Reciprocal\t\n",
         encoding="utf-8")
-    monkeypatch.chdir(project)
-    args = _stage_args(demo)
-    with pytest.raises(InputError) as single:
-        _single(project, "data/codings", tmp_path / "single", args)
-    with pytest.raises(InputError) as merged:
-        _per_site(project, "data/codings", tmp_path / "sites", args)
-    assert [str(p) for p in merged.value.problems] == [str(p) for p in single.value.problems]
-    assert [str(p) for p in merged.value.problems] == [
+    problems = _both_fail(project, demo, tmp_path, monkeypatch)
+    assert [str(p) for p in problems] == [
         "data/codings/coder_a/batch.tsv:2: transcript 'nowhere.FG1' does not exist (known: beer_sheva.FG1, "
         "beer_sheva.FG2, dar_es_salaam.FG1, dar_es_salaam.FG2, hamburg.FG1, hamburg.FG2, ...): use "
         "<site>.<transcript> as in results/pseudonymised/<site>/<transcript>.en.tsv"]
