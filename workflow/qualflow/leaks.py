@@ -449,16 +449,7 @@ def _apply_decisions(hits: list[dict], decided: dict[tuple[str, str, str], Decis
 
 
 _TOKEN = regex.compile(r"\p{L}[\p{L}\p{M}'’-]{4,29}(?![\p{L}\p{M}])")
-_CHUNK = 1 << 22   # characters per findall: a token never spans a line end, so lines are cut there
-
-
-def _chunks(text: str, size: int = _CHUNK):
-    """``text`` in pieces of about ``size`` characters, each ending at a line end (or the text's)."""
-    start, n = 0, len(text)
-    while start < n:
-        end = text.find("\n", min(start + size, n)) + 1 or n
-        yield text[start:end] if (start, end) != (0, n) else text
-        start = end
+_CHUNK = 1 << 22   # characters per piece of a text listed into words at once (cut at white space)
 
 
 _SPACE = regex.compile(r"\s")

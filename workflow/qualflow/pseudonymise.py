@@ -215,7 +215,7 @@ def pseudonymise_site(site: str, sites_path: str, roster_path: str, identifiers_
     write_tsv(pd.DataFrame([k.__dict__ for k in key]), key_path)
     write_tsv(log_df.sort_values(["file", "turn", "offset"], kind="stable"), log_path)
     write_tsv(review, review_path)
-    write_tsv(parse_index.sort_values(["transcript", "lang"]), index_path)
+    write_tsv(parse_index, index_path)   # in (transcript, lang) order, as parse_sources gives it
     log.info("%s: %d candidate tokens for review", site, review["token"].nunique())
 
 

@@ -217,11 +217,16 @@ def atomic_write(path: str | Path, mode: str = "w") -> Iterator[io.IOBase]:
         raise
 
 
+def _to_tsv(df: pd.DataFrame, fh) -> None:
+    """The pipeline's one TSV format: LF, no index, ``_line`` dropped, floats to 6 significant digits."""
+    df.drop(columns=[c for c in df.columns if c == "_line"]).to_csv(
+        fh, sep="\t", index=False, lineterminator="\n", float_format="%.6g")
+
+
 def write_tsv(df: pd.DataFrame, path: str | Path) -> None:
     """Write a frame as a deterministic TSV (LF, UTF-8, no index, ``_line`` dropped)."""
-    out = df.drop(columns=[c for c in df.columns if c == "_line"])
     with atomic_write(path) as fh:
-        out.to_csv(fh, sep="\t", index=False, lineterminator="\n", float_format="%.6g")
+        _to_tsv(df, fh)
 
 
 def write_text(text: str, path: str | Path) -> None:
@@ -246,8 +251,7 @@ def roundtrip_tsv(df: pd.DataFrame) -> pd.DataFrame:
     import io
 
     buf = io.StringIO()
-    df.drop(columns=[c for c in df.columns if c == "_line"]).to_csv(
-        buf, sep="\t", index=False, lineterminator="\n", float_format="%.6g")
+    _to_tsv(df, buf)
     buf.seek(0)
     return read_results_tsv(buf)
 

@@ -55,7 +55,7 @@ rule codes:
         decisions=[DECISIONS] if DECISIONS else [],
         # per-wave groups (e.g. income group at each wave) as transcript variables in project.qdpx
         site_waves=[config["site_waves"]] if config.get("site_waves") else [],
-        # the sites' parts (codes_<site>) and the texts the coding packet and project.qdpx hold
+        # the sites' parts (codes_<site>): their codings and turns
         parts=codes_parts("codings.json"),
         turns=codes_parts("turns.tsv"),
     output:

@@ -37,9 +37,9 @@ for _part, _files in GATE_PARTS.items():
             part=True,
             affixes=config.get("affixes", {}),
             english=EN,
-        # a study-wide rule's scan as soon as it can (it waits with a study's worth of files), a
-        # site's scan before the next translation check
-        priority: PRIORITY["study"] if _part.startswith("rules/") else PRIORITY["scan"]
+        # a study-wide rule's scan as soon as it can (it waits with a study's worth of files); a
+        # site's scan in Snakemake's order (largest inputs first)
+        priority: PRIORITY["study"] if _part.startswith("rules/") else 0
         log:
             f"logs/leak_check/{_part}.log",
         conda:

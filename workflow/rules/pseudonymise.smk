@@ -25,7 +25,6 @@ for _site in SITES:
             site=_site,
             english=EN,
             affixes=config.get("affixes", {}),
-        priority: PRIORITY["pseudonymise"]
         log:
             f"logs/pseudonymise/{_site}.log",
         conda:

@@ -36,7 +36,6 @@ for _site in TRANSLATION_SITES:
             markers=site_markers(_site),
             translation=config.get("translation", {}),
             english=EN,
-        priority: PRIORITY["translation_check"]
         log:
             f"logs/translation/{_site}.log",
         conda:
