@@ -36,6 +36,7 @@ report: REPORT_FRONT
 
 onstart:
     run_state.run_started()
+    local_scheduling(workflow)  # qualflow.runner: no job-rate limiter on a local run
 
 
 onsuccess:

@@ -57,3 +57,25 @@ def job_input_errors(log_dir: str | Path, since: float) -> list[str]:
                 if msg not in out:
                     out.append(msg)
     return out
+
+
+def local_scheduling(workflow) -> bool:
+    """Switch Snakemake's job-rate limiter off for a local run with the default limit; True if it was.
+
+    The limiter (100 jobs per 1 s) re-evaluates the schedule 1 s after every scheduling pass that
+    leaves a job waiting, and each such pass starts another 1 s timer, so the timers pile up with every
+    finished job (snakemake/snakemake PR #3744). With two cores and a wide DAG a job is nearly always
+    waiting: at 1,000 transcripts Snakemake's own process ran ~4,900 passes, each checking the size of
+    every input of every waiting job, 136 of the run's 609 s CPU, taken from the jobs' two cores. A
+    local run never starts 100 jobs a second, so there the limiter only costs. A cluster run, or one
+    given its own ``--max-jobs-per-timespan``, keeps it. The Snakefile's ``onstart`` calls this: the
+    scheduler exists by then, before its first pass. Duck-typed on Snakemake's ``Workflow`` (9.x).
+    """
+    scheduler = getattr(workflow, "scheduler", None)
+    settings = getattr(workflow, "scheduling_settings", None)
+    limit = getattr(settings, "max_jobs_per_timespan", None)
+    default = limit is not None and (limit.max_jobs, limit.timespan) == (100, 1)
+    if getattr(workflow, "local_exec", False) and default and getattr(scheduler, "job_rate_limiter", None):
+        scheduler.job_rate_limiter = None
+        return True
+    return False

@@ -167,7 +167,7 @@ def manifest_inputs():
 # `onerror` calls this after marking results/ invalid.
 import time as _time
 
-from qualflow.runner import job_input_errors
+from qualflow.runner import job_input_errors, local_scheduling
 
 _RUN_START = _time.time()
 
@@ -179,3 +179,4 @@ def print_job_input_errors():
         print(f"qualflow: {len(problems)} input problem(s) stopped the run:", file=sys.stderr)
         for p in problems:
             print(p, file=sys.stderr)
+
