@@ -261,7 +261,11 @@ def plot_themes_by_site(matrix: pd.DataFrame, group: Group | None = None) -> tup
         ax = fig.subplots()
         cmap = matplotlib.colormaps[HEATMAP_CMAP].with_extremes(bad="#d9d9d9")
         norm = matplotlib.colors.Normalize(vmin=0, vmax=vmax)
-        im = ax.imshow(np.ma.masked_invalid(rate), cmap=cmap, norm=norm, aspect="auto")
+        # cells as vector rectangles (not an image: an SVG would embed it resampled at 300 dpi, the
+        # slowest step of the figures job, and a viewer may smooth it)
+        im = ax.pcolormesh(np.arange(n_c + 1) - 0.5, np.arange(n_t + 1) - 0.5, np.ma.masked_invalid(rate),
+                           cmap=cmap, norm=norm)
+        ax.set_xlim(-0.5, n_c - 0.5)
         for r in data.itertuples():
             i, j = themes.index(r.theme), r.column
             if r.status == NOT_CODED:
