@@ -431,9 +431,10 @@ class SourceDetector:
                 log.warning("lingua does not know language %r: untranslated turns in it are found "
                             "by similarity only", code)
         langs = list(self._lang.values())
-        self._detector = LanguageDetectorBuilder.from_languages(*langs).build() if len(langs) >= 2 else None
-        self._long = (LanguageDetectorBuilder.from_languages(*langs).with_low_accuracy_mode().build()
-                      if len(langs) >= 2 else None)
+        self._detector = self._long = None
+        if len(langs) >= 2:
+            self._detector = LanguageDetectorBuilder.from_languages(*langs).build()
+            self._long = LanguageDetectorBuilder.from_languages(*langs).with_low_accuracy_mode().build()
 
     def confidence(self, text: str, lang: str) -> float | None:
         """Confidence that ``text`` is written in ``lang`` (None when lingua cannot tell).

@@ -179,4 +179,3 @@ def print_job_input_errors():
         print(f"qualflow: {len(problems)} input problem(s) stopped the run:", file=sys.stderr)
         for p in problems:
             print(p, file=sys.stderr)
-
