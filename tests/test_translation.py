@@ -548,9 +548,10 @@ def test_a_non_latin_source_language_is_ruled_out_by_script_as_lingua_does():
 
 
 def _raw_turns(path: Path) -> list[str]:
-    """The turns' text of a raw demo transcript (``Speaker: text`` lines after the front matter)."""
-    body = path.read_text(encoding="utf-8").split("---", 2)[-1]
-    return [line.split(":", 1)[1].strip() for line in body.splitlines() if ":" in line]
+    """The speech turns' text of a raw demo transcript, as the parse stage reads it."""
+    from qualflow.transcripts import parse_txt
+
+    return [t.text for t in parse_txt(path.read_text(encoding="utf-8"), str(path))[1] if t.kind == "speech"]
 
 
 def test_long_turns_get_the_same_untranslated_decision_in_lingua_low_accuracy_mode():

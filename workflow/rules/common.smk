@@ -138,6 +138,8 @@ def codes_parts(name):
 # the jobs whose inputs Snakemake stats on every scheduling pass (a site's leak scan declares a site's
 # worth of files). Measured at 240 synthetic transcripts, two runs each: Snakemake's own CPU 25-29 s
 # against 42-45 s without priorities; ordering every per-site stage too made it worse (issue 14).
+# Those passes were mostly the job-rate limiter's piled-up timers, now off for a local run
+# (qualflow.runner.local_scheduling): re-measure before ordering more stages.
 PRIORITY = {"codes": 10, "study": 10}   # every other job: 0, Snakemake's default
 
 # Every stage's rule file appends its final outputs here; `rule all` asks for all of them.
