@@ -19,16 +19,19 @@ each cell the segments as text), written deterministically (fixed zip metadata a
 """
 from __future__ import annotations
 
+import datetime
 import html
 import io
 import json
 import logging
+import math
 import os
 import re
+import shutil
 import zipfile
 from collections import Counter
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
@@ -210,7 +213,7 @@ def matrix_xlsx(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[
     (changed: issue 14 — a matrix cell is cut at Excel's 32,767-character limit, so the segments
     sheets keep every segment, continued on a new sheet past Excel's row limit; written in
     openpyxl's write-only mode, so memory does not grow with the cells.)
-    Deterministic bytes: zip entries re-stored with fixed dates, document dates fixed.
+    Deterministic bytes: every zip entry written with fixed metadata (_FixedZip), document dates fixed.
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -255,33 +258,104 @@ def matrix_xlsx(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[
                           [_cell_value(cells.get((r["site"], c), [])) for c, _l in cats]))
     cols = [c for c in MATRIX_COLUMNS if c in matrix.columns]
     values = [matrix[c].tolist() for c in cols]
+    # The segments sheets: openpyxl writes the header row (and so the sheet's place in the workbook);
+    # their data rows, plain values, are written as SpreadsheetML directly (_segment_rows_xml: the XML
+    # openpyxl writes for them, byte for byte; a twentieth of its time for a study's 190,000 rows).
+    rows_xml: dict[str, Iterator[str]] = {}
     for title, start, end in segment_sheets(len(matrix), rows_per_sheet):
         ws = wb.create_sheet(title=title)
         ws.freeze_panes = "A2"
         ws.append(head_row(ws, cols))
-        for i in range(start, end):
-            ws.append([_fit(v[i]) for v in values])
+        rows_xml[title] = _segment_rows_xml(values, start, end)
+    from openpyxl.writer.excel import ExcelWriter
+
+    wb.properties.created = wb.properties.modified = datetime.datetime(2000, 1, 1)
+    # ExcelWriter numbers the sheets in workbook order as it writes them (xl/worksheets/sheet<n>.xml).
+    inject = {f"xl/worksheets/sheet{n}.xml": rows_xml[ws.title]
+              for n, ws in enumerate(wb.worksheets, 1) if ws.title in rows_xml}
     buf = io.BytesIO()
-    wb.save(buf)
-    return _deterministic_zip(buf.getvalue())
+    # ExcelWriter, not Workbook.save: save stamps 'now' into the document and compresses every entry,
+    # which a second pass then had to inflate and deflate again to fix the dates (issue 14: that pass
+    # was a sixth of this stage's time at 1,000 transcripts). The archive fixes them as it writes.
+    ExcelWriter(wb, _FixedZip(buf, "w", zipfile.ZIP_DEFLATED, allowZip64=True, inject=inject)).save()
+    return buf.getvalue()
 
 
-def _deterministic_zip(data: bytes) -> bytes:
-    """Re-store every entry with fixed metadata and fixed document dates (openpyxl stamps 'now')."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as dst:
-        for name in src.namelist():
-            body = src.read(name)
-            if name == "docProps/core.xml":
-                body = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>" +
-                              _FIXED_DATE.encode() + rb"\g<3>", body)
-            info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3
-            info.external_attr = 0o644 << 16
-            dst.writestr(info, body)
-    return out.getvalue()
+_XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")   # openpyxl's ILLEGAL_CHARACTERS_RE
+
+
+def _cell_xml(ref: str, value: object) -> str:
+    """One cell as openpyxl's write-only mode writes a plain value (string, number, missing)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        value = str(value)
+    if isinstance(value, str):
+        value = _fit(value)
+        if value == "":
+            return f'<c r="{ref}" t="inlineStr"></c>'
+        if _ILLEGAL.search(value):
+            raise ValueError(f"{ref}: a control character Excel cannot store: {value[:60]!r}")
+        space = ' xml:space="preserve"' if value != value.strip() else ""
+        return f'<c r="{ref}" t="inlineStr"><is><t{space}>{value.translate(_XML_TEXT)}</t></is></c>'
+    number = "" if value != value or value in (math.inf, -math.inf) else "%.16g" % value
+    return f'<c r="{ref}" t="n"><v>{number}</v></c>'
+
+
+def _segment_rows_xml(values: list[list], start: int, end: int, block: int = 2000) -> Iterator[str]:
+    """The data rows ``start``..``end`` of a segments sheet (after its header row), in blocks."""
+    from openpyxl.utils import get_column_letter
+
+    letters = [get_column_letter(j) for j in range(1, len(values) + 1)]
+    for a in range(start, end, block):
+        out = []
+        for i in range(a, min(end, a + block)):
+            r = i - start + 2
+            cells = "".join(_cell_xml(f"{col}{r}", v[i]) for col, v in zip(letters, values))
+            out.append(f'<row r="{r}">{cells}</row>')
+        yield "".join(out)
+
+
+def _fixed_info(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.create_system = 3
+    info.external_attr = 0o644 << 16
+    return info
+
+
+class _FixedZip(zipfile.ZipFile):
+    """A zip archive whose entries all carry fixed metadata (date, system, mode), whatever the writer
+    (openpyxl) passes: deterministic bytes in one pass. A file added from disk (a write-only sheet's
+    temporary file) is streamed in, not read whole."""
+
+    def __init__(self, *args, inject: Mapping[str, Iterable[str]] | None = None, **kw) -> None:
+        super().__init__(*args, **kw)
+        self._inject = dict(inject or {})
+
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
+        name = zinfo_or_arcname.filename if isinstance(zinfo_or_arcname, zipfile.ZipInfo) else zinfo_or_arcname
+        if name == "docProps/core.xml":
+            data = data.encode() if isinstance(data, str) else data
+            data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)",
+                          rb"\g<1>" + _FIXED_DATE.encode() + rb"\g<3>", data)
+        super().writestr(_fixed_info(name), data)
+
+    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
+        arcname = arcname or os.path.basename(filename)
+        rows = self._inject.pop(arcname, None)
+        with open(filename, "rb") as src, self.open(_fixed_info(arcname), "w", force_zip64=True) as dst:
+            if rows is None:
+                shutil.copyfileobj(src, dst, 1 << 20)
+                return
+            head, sep, tail = src.read().partition(b"</sheetData>")   # a header-only sheet: small
+            if not sep:
+                raise ValueError(f"{arcname}: no sheetData to add the rows to")
+            dst.write(head)
+            for chunk in rows:   # as openpyxl's sheet writer: ASCII, other characters as references
+                dst.write(chunk.encode("ascii", "xmlcharrefreplace"))
+            dst.write(sep + tail)
 
 
 def read_xlsx_cells(path: str | Path, category_labels: Sequence[str]) -> dict[str, dict[tuple[str, str], list[str]]]:
