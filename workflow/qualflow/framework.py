@@ -24,7 +24,6 @@ import html
 import io
 import json
 import logging
-import math
 import os
 import re
 import shutil
@@ -38,7 +37,7 @@ import pandas as pd
 from .counting import counted_codings, counted_coders, read_assignments, read_coverage
 from .errors import InputError, raise_if
 from .study import read_roster
-from .tables import atomic_write, read_results_tsv, read_tsv, write_text, write_tsv
+from .tables import atomic_write, fixed_zip_info, read_results_tsv, read_tsv, write_text, write_tsv
 
 log = logging.getLogger("qualflow.framework")
 
@@ -55,8 +54,7 @@ SHEET_ROWS = 1_048_575                 #: Excel's 1,048,576 rows a sheet, less t
 SEGMENT_SHEET = "segments"             #: the sheets with every segment, one a row
 _SYMBOL = {"facilitator": "(+)", "barrier": "(−)", "mixed": "(±)", "": ""}
 _P = re.compile(r"^P0*(\d+)$")
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-_FIXED_DATE = "2000-01-01T00:00:00Z"
+_FIXED_DATE = datetime.datetime(2000, 1, 1)   #: the workbook's document dates
 
 
 def categories(codes: Sequence[Mapping], themes: Sequence[Mapping], by: str) -> tuple[list[tuple[str, str]], dict[str, str]]:
@@ -260,7 +258,8 @@ def matrix_xlsx(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[
     values = [matrix[c].tolist() for c in cols]
     # The segments sheets: openpyxl writes the header row (and so the sheet's place in the workbook);
     # their data rows, plain values, are written as SpreadsheetML directly (_segment_rows_xml: the XML
-    # openpyxl writes for them, byte for byte; a twentieth of its time for a study's 190,000 rows).
+    # openpyxl writes for them, byte for byte; openpyxl's per-cell writer was most of this stage's
+    # time at 1,000 transcripts).
     rows_xml: dict[str, Iterator[str]] = {}
     for title, start, end in segment_sheets(len(matrix), rows_per_sheet):
         ws = wb.create_sheet(title=title)
@@ -269,7 +268,7 @@ def matrix_xlsx(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[
         rows_xml[title] = _segment_rows_xml(values, start, end)
     from openpyxl.writer.excel import ExcelWriter
 
-    wb.properties.created = wb.properties.modified = datetime.datetime(2000, 1, 1)
+    wb.properties.created = wb.properties.modified = _FIXED_DATE   # docProps/core.xml: no 'now'
     # ExcelWriter numbers the sheets in workbook order as it writes them (xl/worksheets/sheet<n>.xml).
     inject = {f"xl/worksheets/sheet{n}.xml": rows_xml[ws.title]
               for n, ws in enumerate(wb.worksheets, 1) if ws.title in rows_xml}
@@ -282,25 +281,28 @@ def matrix_xlsx(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[
 
 
 _XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
-_ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")   # openpyxl's ILLEGAL_CHARACTERS_RE
 
 
 def _cell_xml(ref: str, value: object) -> str:
-    """One cell as openpyxl's write-only mode writes a plain value (string, number, missing)."""
+    """One cell as openpyxl's write-only mode writes a plain value (string, number, missing), with
+    openpyxl's own check of the characters a worksheet cannot hold and its number format."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+    from openpyxl.compat import safe_string
+    from openpyxl.utils.exceptions import IllegalCharacterError
+
     if value is None:
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         value = str(value)
-    if isinstance(value, str):
-        value = _fit(value)
-        if value == "":
-            return f'<c r="{ref}" t="inlineStr"></c>'
-        if _ILLEGAL.search(value):
-            raise ValueError(f"{ref}: a control character Excel cannot store: {value[:60]!r}")
-        space = ' xml:space="preserve"' if value != value.strip() else ""
-        return f'<c r="{ref}" t="inlineStr"><is><t{space}>{value.translate(_XML_TEXT)}</t></is></c>'
-    number = "" if value != value or value in (math.inf, -math.inf) else "%.16g" % value
-    return f'<c r="{ref}" t="n"><v>{number}</v></c>'
+    if not isinstance(value, str):
+        return f'<c r="{ref}" t="n"><v>{safe_string(value)}</v></c>'
+    value = _fit(value)
+    if value == "":
+        return f'<c r="{ref}" t="inlineStr"></c>'
+    if ILLEGAL_CHARACTERS_RE.search(value):
+        raise IllegalCharacterError(f"{value} cannot be used in worksheets.")
+    space = ' xml:space="preserve"' if value != value.strip() else ""
+    return f'<c r="{ref}" t="inlineStr"><is><t{space}>{value.translate(_XML_TEXT)}</t></is></c>'
 
 
 def _segment_rows_xml(values: list[list], start: int, end: int, block: int = 2000) -> Iterator[str]:
@@ -317,14 +319,6 @@ def _segment_rows_xml(values: list[list], start: int, end: int, block: int = 200
         yield "".join(out)
 
 
-def _fixed_info(name: str) -> zipfile.ZipInfo:
-    info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
-    info.compress_type = zipfile.ZIP_DEFLATED
-    info.create_system = 3
-    info.external_attr = 0o644 << 16
-    return info
-
-
 class _FixedZip(zipfile.ZipFile):
     """A zip archive whose entries all carry fixed metadata (date, system, mode), whatever the writer
     (openpyxl) passes: deterministic bytes in one pass. A file added from disk (a write-only sheet's
@@ -336,16 +330,13 @@ class _FixedZip(zipfile.ZipFile):
 
     def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
         name = zinfo_or_arcname.filename if isinstance(zinfo_or_arcname, zipfile.ZipInfo) else zinfo_or_arcname
-        if name == "docProps/core.xml":
-            data = data.encode() if isinstance(data, str) else data
-            data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)",
-                          rb"\g<1>" + _FIXED_DATE.encode() + rb"\g<3>", data)
-        super().writestr(_fixed_info(name), data)
+        super().writestr(fixed_zip_info(name, zipfile.ZIP_DEFLATED), data)
 
     def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
         arcname = arcname or os.path.basename(filename)
         rows = self._inject.pop(arcname, None)
-        with open(filename, "rb") as src, self.open(_fixed_info(arcname), "w", force_zip64=True) as dst:
+        with open(filename, "rb") as src, self.open(fixed_zip_info(arcname, zipfile.ZIP_DEFLATED), "w",
+                                                    force_zip64=True) as dst:
             if rows is None:
                 shutil.copyfileobj(src, dst, 1 << 20)
                 return

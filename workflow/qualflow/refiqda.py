@@ -28,7 +28,7 @@ import pandas as pd
 from lxml import etree
 
 from qualflow.errors import InputError, Problem, raise_if
-from qualflow.tables import atomic_write
+from qualflow.tables import atomic_write, fixed_zip_info
 
 __all__ = [
     "PROJECT_NS", "CODEBOOK_NS", "User", "Code", "Source", "Coding", "Variable", "Case", "Project",
@@ -47,7 +47,6 @@ _GUID_RE = re.compile(
     r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
     r"|\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\})$")
 _RGB_RE = re.compile(r"^#(?:[A-Fa-f0-9]{6}|[A-Fa-f0-9]{3})$")
-_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _REEXPORT = "export the project again from your QDA tool (REFI-QDA project, .qdpx)"
 
 
@@ -582,11 +581,7 @@ def _zip_entry(zf: zipfile.ZipFile, name: str, data: bytes) -> None:
 
     Entries are stored uncompressed because deflate output can differ between zlib builds.
     """
-    info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
-    info.compress_type = zipfile.ZIP_STORED
-    info.create_system = 3
-    info.external_attr = 0o644 << 16
-    zf.writestr(info, data)
+    zf.writestr(fixed_zip_info(name, zipfile.ZIP_STORED), data)
 
 
 def project_xml(project: Project) -> bytes:

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import tempfile
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -221,6 +222,19 @@ def _to_tsv(df: pd.DataFrame, fh) -> None:
     """The pipeline's one TSV format: LF, no index, ``_line`` dropped, floats to 6 significant digits."""
     df.drop(columns=[c for c in df.columns if c == "_line"]).to_csv(
         fh, sep="\t", index=False, lineterminator="\n", float_format="%.6g")
+
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)   #: zip's earliest date, every entry's date in our archives
+
+
+def fixed_zip_info(name: str, compress_type: int) -> zipfile.ZipInfo:
+    """A zip entry's header with fixed metadata (date, Unix system, mode 644): the same content gives
+    the same archive bytes on any machine, at any time (the .qdpx exports, the framework workbook)."""
+    info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+    info.compress_type = compress_type
+    info.create_system = 3
+    info.external_attr = 0o644 << 16
+    return info
 
 
 def write_tsv(df: pd.DataFrame, path: str | Path) -> None:
