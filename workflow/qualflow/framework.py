@@ -283,38 +283,36 @@ def matrix_xlsx(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[
 _XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 
 
-def _cell_xml(ref: str, value: object) -> str:
-    """One cell as openpyxl's write-only mode writes a plain value (string, number, missing), with
-    openpyxl's own check of the characters a worksheet cannot hold and its number format."""
+def _segment_rows_xml(values: list[list], start: int, end: int, block: int = 2000) -> Iterator[str]:
+    """The data rows ``start``..``end`` of a segments sheet (after its header row), in blocks: each
+    cell as openpyxl's write-only mode writes a plain value (string, number, missing), with openpyxl's
+    own check of the characters a worksheet cannot hold and its number format."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.compat import safe_string
+    from openpyxl.utils import get_column_letter
     from openpyxl.utils.exceptions import IllegalCharacterError
 
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        value = str(value)
-    if not isinstance(value, str):
-        return f'<c r="{ref}" t="n"><v>{safe_string(value)}</v></c>'
-    value = _fit(value)
-    if value == "":
-        return f'<c r="{ref}" t="inlineStr"></c>'
-    if ILLEGAL_CHARACTERS_RE.search(value):
-        raise IllegalCharacterError(f"{value} cannot be used in worksheets.")
-    space = ' xml:space="preserve"' if value != value.strip() else ""
-    return f'<c r="{ref}" t="inlineStr"><is><t{space}>{value.translate(_XML_TEXT)}</t></is></c>'
-
-
-def _segment_rows_xml(values: list[list], start: int, end: int, block: int = 2000) -> Iterator[str]:
-    """The data rows ``start``..``end`` of a segments sheet (after its header row), in blocks."""
-    from openpyxl.utils import get_column_letter
+    def cell(ref: str, value: object) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            value = str(value)
+        if not isinstance(value, str):
+            return f'<c r="{ref}" t="n"><v>{safe_string(value)}</v></c>'
+        value = _fit(value)
+        if value == "":
+            return f'<c r="{ref}" t="inlineStr"></c>'
+        if ILLEGAL_CHARACTERS_RE.search(value):
+            raise IllegalCharacterError(f"{value} cannot be used in worksheets.")
+        space = ' xml:space="preserve"' if value != value.strip() else ""
+        return f'<c r="{ref}" t="inlineStr"><is><t{space}>{value.translate(_XML_TEXT)}</t></is></c>'
 
     letters = [get_column_letter(j) for j in range(1, len(values) + 1)]
     for a in range(start, end, block):
         out = []
         for i in range(a, min(end, a + block)):
             r = i - start + 2
-            cells = "".join(_cell_xml(f"{col}{r}", v[i]) for col, v in zip(letters, values))
+            cells = "".join(cell(f"{col}{r}", v[i]) for col, v in zip(letters, values))
             out.append(f'<row r="{r}">{cells}</row>')
         yield "".join(out)
 
