@@ -1,7 +1,9 @@
 """The leak gate: a planted name anywhere under results/ fails it, by key id, never by name."""
 from __future__ import annotations
 
+import html
 import struct
+import unittest.mock as mock
 import zipfile
 import zlib
 from pathlib import Path
@@ -127,6 +129,33 @@ def test_cli_writes_its_near_misses_to_restricted_and_names_only_the_file(mini_s
 
 # Issue 14: the gate in windows (bounded memory) and in parts (one per site and per study-wide rule),
 # merged by leak_check into exactly what one scan of every file gives.
+
+def test_a_page_is_read_decoded_too_only_where_a_reference_could_hide_a_name(tmp_path):
+    """The pipeline's pages escape only & < > " (tables.html_text): those references can neither make
+    nor break a name, so such a page is scanned once (issue 14: the decoded copy was a quarter of the
+    gate's work); any other reference, or a listed form holding a markup character, and it is read
+    decoded too. Either way the same names and near misses are found."""
+    from qualflow import leaks
+    from qualflow.tables import html_text
+    text = 'Okello said "yes" & <no>, he\'s at Kisoboka; Neema\'s ward, Kisobokka\'s road'
+    plain = write(tmp_path / "plain.html", f"<p title=\"{html_text(text)}\">{html_text(text)}</p>\n")
+    assert "&#x27;" not in plain.read_text() and len(next(leaks.file_texts(plain))[1]) == 1
+    once = scan([plain], ENTRIES)
+    with mock.patch.object(leaks, "_with_decoded", lambda t, inert=leaks.INERT: [t, html.unescape(t)]):
+        both = scan([plain], ENTRIES)   # as every page was read before
+    assert sorted(set(once.hits["key"])) == sorted(set(both.hits["key"])) == ["identifiers:k:12", "roster:d:2",
+                                                                               "roster:k:9"]
+    assert len(once.near) and once.near[["token", "line"]].equals(both.near[["token", "line"]])
+    # a name behind a letter's reference is only in the decoded copy
+    for hidden in ["&#68;enis O.", "&#x44;enis O.", "D&#101;nis O.", "Den&#x69;s O."]:
+        page = write(tmp_path / "hidden.html", f"<p>{hidden} was there</p>")
+        assert len(next(leaks.file_texts(page))[1]) == 2
+        assert scan([page], ENTRIES).hits["key"].tolist() == ["roster:k:9"]
+    # an identifier written with a markup character: every page is read decoded
+    amp = gate_entries([], [Identifier("k", "Hill & Sons", (), "hospital", False, 13)])
+    page = write(tmp_path / "amp.html", f"<p>{html_text('at Hill & Sons today')}</p>")
+    assert scan([page], amp).hits["key"].tolist() == ["identifiers:k:13"]
+
 
 def test_joined_segments_read_like_the_joined_string():
     """A markup file and its unescaped copy are scanned as one text without building it."""

@@ -20,7 +20,6 @@ each cell the segments as text), written deterministically (fixed zip metadata a
 from __future__ import annotations
 
 import datetime
-import html
 import io
 import json
 import logging
@@ -37,7 +36,7 @@ import pandas as pd
 from .counting import counted_codings, counted_coders, read_assignments, read_coverage
 from .errors import InputError, raise_if
 from .study import read_roster
-from .tables import atomic_write, fixed_zip_info, read_results_tsv, read_tsv, write_text, write_tsv
+from .tables import atomic_write, fixed_zip_info, html_text, read_results_tsv, read_tsv, write_text, write_tsv
 
 log = logging.getLogger("qualflow.framework")
 
@@ -442,7 +441,7 @@ _JS = """
 
 
 def _e(x: object) -> str:
-    return html.escape("" if x is None else str(x), quote=True)
+    return html_text(x)
 
 
 def _select(key: str, label: str, options: Sequence[tuple[str, str]]) -> str:

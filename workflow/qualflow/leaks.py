@@ -103,7 +103,8 @@ def _embedded(label: str, text: str, depth: int = 0) -> tuple[str, list[tuple[st
     return "".join(pieces), found
 
 
-def _data_texts(label: str, data: bytes, mime: str, depth: int) -> Iterator[tuple[str, list[str]]]:
+def _data_texts(label: str, data: bytes, mime: str, depth: int,
+                inert: frozenset[str] = frozenset()) -> Iterator[tuple[str, list[str]]]:
     """(label, segments) of one decoded ``data:`` payload: a zip's members, a PNG's text chunks, text."""
     if data[:4] == b"PK\x03\x04":
         try:
@@ -120,20 +121,42 @@ def _data_texts(label: str, data: bytes, mime: str, depth: int) -> Iterator[tupl
     text = data.decode("utf-8", "replace")
     if "html" in mime or "xml" in mime or "svg" in mime:
         text, inner = _embedded(label, blank_markup(text), depth + 1)
-        yield label, [text, html.unescape(text)]
+        yield label, _with_decoded(text, inert)
         for sub, payload, m in inner:
-            yield from _data_texts(sub, payload, m, depth + 1)
+            yield from _data_texts(sub, payload, m, depth + 1, inert)
     else:
         yield label, [text]
 
 
-def file_texts(path: Path) -> Iterator[tuple[str, list[str]]]:
+#: A character reference as html.unescape finds one (CPython's html._charref): each is decoded on its
+#: own, so what a page's references decode to is known from its distinct references alone.
+_CHARREF = regex.compile(r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)")
+#: What the escaping of the pipeline's own pages leaves as references (qualflow.tables.html_text): no
+#: letter, mark, digit, space or word character, so decoding one can neither make nor break a name
+#: (unless a listed form holds one of them: scan_files then decodes every page).
+INERT = frozenset('&<>"')
+
+
+def _with_decoded(text: str, inert: frozenset[str] = INERT) -> list[str]:
+    """The segments of a markup text: the text, and the text with its character references decoded
+    (``&#1502;`` would hide a Hebrew name) unless every reference in it decodes to ``inert``
+    characters. Such references stand where the decoded text has one inert character: every name,
+    word and boundary the decoded text shows, the text shows too, so it is scanned once (issue 14:
+    the second copy was a quarter of the gate's work at 1,000 transcripts)."""
+    for ref in set(_CHARREF.findall(text)):
+        decoded = html.unescape("&" + ref)
+        if decoded != "&" + ref and not set(decoded) <= inert:
+            return [text, html.unescape(text)]
+    return [text]
+
+
+def file_texts(path: Path, inert: frozenset[str] = INERT) -> Iterator[tuple[str, list[str]]]:
     """(label, segments) to scan for one file, one at a time: a zip yields one per member.
 
-    A markup file has two segments, its text and the same text with entities decoded (``&#1502;``
-    would hide a Hebrew name), scanned as if joined by a newline but never copied into one string:
-    a large page is held twice, not four times. Its base64 ``data:`` payloads are scanned decoded,
-    each as ``<path>!data<k>`` (a zip's members as ``<path>!data<k>!<member>``).
+    A markup file has two segments when its character references could hide a name (_with_decoded),
+    its text and the same text with references decoded, scanned as if joined by a newline but never
+    copied into one string: a large page is held twice, not four times. Its base64 ``data:`` payloads
+    are scanned decoded, each as ``<path>!data<k>`` (a zip's members as ``<path>!data<k>!<member>``).
     """
     if path.suffix.lower() in ZIP_SUFFIXES and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
@@ -150,11 +173,11 @@ def file_texts(path: Path) -> Iterator[tuple[str, list[str]]]:
     if path.suffix.lower() in MARKUP_SUFFIXES:
         text = blank_markup(text)   # tag and attribute names are the format's words, not data (<meta>)
         text, inner = _embedded(str(path), text)
-        yield str(path), [text, html.unescape(text)]
+        yield str(path), _with_decoded(text, inert)
         for label, data, mime in inner:
-            yield from _data_texts(label, data, mime, 1)
+            yield from _data_texts(label, data, mime, 1, inert)
     elif path.suffix.lower() == ".ipynb":
-        yield str(path), [text, html.unescape(text)]
+        yield str(path), _with_decoded(text, inert)
     else:
         yield str(path), [text]
 
@@ -337,12 +360,14 @@ def scan_files(paths: list[Path], entries: list[Entry], near_threshold: float = 
     hits, files = [], []
     single = sorted({e.form for e in entries if " " not in e.form and len(e.form) >= 5})
     form_key = {e.form: e.key for e in entries}
+    # a listed form holding a markup character (an identifier "A & B"): every page decoded too
+    inert = INERT - {ch for e in entries for ch in e.form}
     tokens: dict[str, str] = {}        # token -> the file (label) it first appears in, in path order
     seen_words: set[str] = set()       # whitespace-separated words already tokenised (their tokens are in)
     sources: dict[str, Path] = {}      # label -> its path, to find a near miss's line afterwards
     for path in paths:
         n_fixed = 0
-        for label, segments in file_texts(path):
+        for label, segments in file_texts(path, inert):
             site, lang = scope.where(label)
             strict = bool(scope.unruled({lang})) if lang else strict_all
             text = _Joined(segments)
@@ -374,7 +399,7 @@ def scan_files(paths: list[Path], entries: list[Entry], near_threshold: float = 
             del segments, text
         files.append({"file": str(path), "fixed": n_fixed})
     near_rows = _near_misses(tokens, single, form_key, near_threshold)
-    _add_lines(near_rows, sources)
+    _add_lines(near_rows, sources, inert)
     return ScanPart(pd.DataFrame(hits, columns=PART_COLUMNS), pd.DataFrame(near_rows, columns=NEAR_COLUMNS),
                     pd.DataFrame(files, columns=FILE_COLUMNS))
 
@@ -521,7 +546,7 @@ def _near_misses(tokens: dict[str, str], forms: list[str], form_key: dict[str, s
     return rows
 
 
-def _add_lines(rows: list[dict], sources: dict[str, Path]) -> None:
+def _add_lines(rows: list[dict], sources: dict[str, Path], inert: frozenset[str] = INERT) -> None:
     """Set each near miss's line: where its token first appears in its file (the file read again,
     once, only when it holds a near miss; the scan keeps no text alive for this)."""
     wanted: dict[str, set[str]] = {}
@@ -529,7 +554,7 @@ def _add_lines(rows: list[dict], sources: dict[str, Path]) -> None:
         wanted.setdefault(r["file"], set()).add(r["token"])
     lines: dict[tuple[str, str], int] = {}
     for label, toks in wanted.items():
-        segments = next(segs for lab, segs in file_texts(sources[label]) if lab == label)
+        segments = next(segs for lab, segs in file_texts(sources[label], inert) if lab == label)
         line, left = 1, set(toks)
         for seg in segments:           # a markup file's unescaped copy follows its text after a newline
             pos = 0

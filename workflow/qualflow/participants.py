@@ -13,12 +13,12 @@ attended more than one wave; then the same rows over all sites.
 """
 from __future__ import annotations
 
-import html
 
 import pandas as pd
 
 from .design import Design, Role, design_from_params
 from .study import Person, SpeakerIndex
+from .tables import html_text
 
 ROLE_COLUMNS = ["psw", "mh_worker", "mh_manager", "policy_maker"]   #: the default roles' ids
 COLUMNS = ["site", "focus_groups", "n", *ROLE_COLUMNS, "male", "female"]
@@ -169,7 +169,7 @@ def to_html(df: pd.DataFrame, caption: str, roles: list[Role] | None = None,
     gender_cols = [c for c in cols if c in GENDERS]
     lead = [c for c in cols if c in ("site", "wave", "focus_groups", "n", "returning")]
     role_cols = [c for c in cols if c not in lead and c not in gender_cols]
-    esc = html.escape
+    esc = html_text
     out = ["<!DOCTYPE html>", "<html lang=\"en\"><head><meta charset=\"utf-8\">",
            f"<title>{esc(caption)}</title>",
            "<style>body{font-family:sans-serif}table{border-collapse:collapse}"

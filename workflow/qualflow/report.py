@@ -9,13 +9,12 @@ results/ (never restricted/); deterministic (no dates).
 """
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
-from .tables import read_results_tsv, read_text_file, write_text
+from .tables import html_text, read_results_tsv, read_text_file, write_text
 
 # Column headings of Table 2 as the paper prints them (a column not listed keeps its name).
 TABLE2_HEADINGS = {"site": "Site", "focus_groups": "Focus groups", "n": "n", "psw": "Potential or actual PSW",
@@ -30,7 +29,7 @@ _CSS = ("body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,'Noto Sans',
 
 
 def _page(title: str, body: str) -> str:
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html_text(title)}</title>'
             f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n")
 
 
@@ -46,14 +45,14 @@ def html_table(df: pd.DataFrame, caption: str = "", headings: dict[str, str] | N
                total_label: str | None = None) -> str:
     """One table: numbers right-aligned, the row whose first cell is ``total_label`` marked."""
     headings = headings or {}
-    head = "".join(f"<th>{html.escape(headings.get(c, c))}</th>" for c in df.columns)
+    head = "".join(f"<th>{html_text(headings.get(c, c))}</th>" for c in df.columns)
     rows = []
     for rec in df.astype(str).itertuples(index=False):
         cls = ' class="total"' if total_label is not None and rec[0] == total_label else ""
-        cells = "".join(f'<td class="num">{html.escape(v)}</td>' if _is_number(v) else f"<td>{html.escape(v)}</td>"
+        cells = "".join(f'<td class="num">{html_text(v)}</td>' if _is_number(v) else f"<td>{html_text(v)}</td>"
                         for v in rec)
         rows.append(f"<tr{cls}>{cells}</tr>")
-    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    cap = f"<caption>{html_text(caption)}</caption>" if caption else ""
     return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
@@ -70,7 +69,7 @@ def markdown_html(text: str) -> str:
     def flush() -> None:
         nonlocal para
         if para:
-            out.append(f"<p>{html.escape(' '.join(para))}</p>")
+            out.append(f"<p>{html_text(' '.join(para))}</p>")
             para = []
 
     for line in text.splitlines():
@@ -81,7 +80,7 @@ def markdown_html(text: str) -> str:
             if not in_list:
                 out.append("<ul>")
                 in_list = True
-            out.append(f"<li>{html.escape(stripped[2:])}</li>")
+            out.append(f"<li>{html_text(stripped[2:])}</li>")
             continue
         if in_list:
             out.append("</ul>")
@@ -90,7 +89,7 @@ def markdown_html(text: str) -> str:
             flush()
         elif 1 <= heading <= 6 and stripped[heading:heading + 1] == " ":
             flush()
-            out.append(f"<h{heading}>{html.escape(stripped[heading + 1:])}</h{heading}>")
+            out.append(f"<h{heading}>{html_text(stripped[heading + 1:])}</h{heading}>")
         else:
             para.append(stripped)
     flush()
@@ -144,7 +143,7 @@ def codebook_page(codebook: pd.DataFrame, themes: pd.DataFrame) -> str:
         d = codebook[codebook["theme"] == theme]
         if d.empty:
             continue
-        parts.append(f"<h2>{html.escape(labels.get(theme, theme) or '(no theme)')}</h2>")
+        parts.append(f"<h2>{html_text(labels.get(theme, theme) or '(no theme)')}</h2>")
         parts.append(html_table(d[cols].assign(coders=d["coders"].str.replace(";", ", ")) if "coders" in cols
                                 else d[cols], headings=heads))
     return _page("Codebook", "".join(parts))
@@ -168,7 +167,7 @@ def quotes_html(pages: dict[str, str], themes: pd.DataFrame, sites: pd.DataFrame
     labels = list(zip(themes["theme"], themes["label"]))
     quotes_of = {key: [l[2:] for l in text.splitlines() if l.startswith("- ")] for key, text in pages.items()}
     site_ids, names = list(sites["site"]), list(sites["name"])
-    head = "".join(f"<th>{html.escape(n)}</th>" for n in ["Theme", *names, "All sites"])
+    head = "".join(f"<th>{html_text(n)}</th>" for n in ["Theme", *names, "All sites"])
     rows = []
     for i, (theme, label) in enumerate(labels, start=1):
         cells, total = [], 0
@@ -177,24 +176,24 @@ def quotes_html(pages: dict[str, str], themes: pd.DataFrame, sites: pd.DataFrame
             total += n
             st = status.get(s_id, "coded")
             cells.append(f'<td class="num">{"not coded" if st == "not coded" else n}</td>')
-        rows.append(f"<tr><td>{i}. {html.escape(label)}</td>{''.join(cells)}<td class=\"num\">{total}</td></tr>")
+        rows.append(f"<tr><td>{i}. {html_text(label)}</td>{''.join(cells)}<td class=\"num\">{total}</td></tr>")
     intro = (f"The number of quotes per theme and site, then the first {per_theme} of each theme (in site and "
              "transcript order). Every quote, with its attribution, is in results/themes/quotes/: index.md, and "
              "one page per site and theme (<site>/<theme>.md). Quotes come from each transcript’s counted coder "
              "(results/themes/summary.md); a site not coded yet has no quotes.")
-    body = ["<h1>Quotes by theme</h1>", f"<p>{html.escape(intro)}</p>",
+    body = ["<h1>Quotes by theme</h1>", f"<p>{html_text(intro)}</p>",
             f"<table><caption>Quotes per theme and site</caption><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"]
     for i, (theme, label) in enumerate(labels, start=1):
         every = [q for s_id in site_ids for q in quotes_of.get(f"{s_id}/{theme}.md", [])]
-        body.append(f"<h2>{i}. {html.escape(label)}</h2>")
+        body.append(f"<h2>{i}. {html_text(label)}</h2>")
         if not every:
             body.append("<p>No quotes.</p>")
             continue
-        body.append("<ul>" + "".join(f"<li>{html.escape(q)}</li>" for q in every[:per_theme]) + "</ul>")
+        body.append("<ul>" + "".join(f"<li>{html_text(q)}</li>" for q in every[:per_theme]) + "</ul>")
         if len(every) > per_theme:
             body.append(f"<p>{per_theme} of {len(every)} quotes shown: the others are in "
-                        f"results/themes/quotes/&lt;site&gt;/{html.escape(theme)}.md.</p>")
+                        f"results/themes/quotes/&lt;site&gt;/{html_text(theme)}.md.</p>")
     return _page("Quotes by theme", "\n".join(body))
 
 

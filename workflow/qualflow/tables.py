@@ -227,6 +227,15 @@ def _to_tsv(df: pd.DataFrame, fh) -> None:
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)   #: zip's earliest date, every entry's date in our archives
 
 
+def html_text(value: object) -> str:
+    """``value`` for an HTML page, as element text or a double-quoted attribute: ``& < > "`` escaped,
+    apostrophes kept. The leak gate then reads a page once, since none of these references can hide a
+    name (qualflow.leaks.INERT); ``html.escape``'s ``&#x27;`` for every apostrophe made it read every
+    page a second time, decoded (issue 14)."""
+    return ("" if value is None else str(value)).replace("&", "&amp;").replace("<", "&lt;").replace(
+        ">", "&gt;").replace('"', "&quot;")
+
+
 def fixed_zip_info(name: str, compress_type: int) -> zipfile.ZipInfo:
     """A zip entry's header with fixed metadata (date, Unix system, mode 644): the same content gives
     the same archive bytes on any machine, at any time (the .qdpx exports, the framework workbook)."""

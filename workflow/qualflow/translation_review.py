@@ -14,7 +14,6 @@ imports that one (the same stage), never the reverse. Deterministic: no dates, f
 """
 from __future__ import annotations
 
-import html
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import pandas as pd
 from .translation import (FLAG_COLUMNS, FLAG_KINDS, MIN_PAIR_TURNS, RTL_LANGUAGES, SEVERITIES, SUMMARY_COLUMNS,
                           Block, MarkerMap, PairStats, align_turns, finalise_flags, pair_of, read_pair_stats,
                           read_turns)
-from .tables import read_results_tsv, write_text, write_tsv
+from .tables import html_text, read_results_tsv, write_text, write_tsv
 
 #: A site with more pairs than this gets one page per transcript (config ``translation_review``).
 PAIRS_PER_PAGE = 20
@@ -328,7 +327,7 @@ _JS = """
 
 
 def _esc(x: object) -> str:
-    return html.escape("" if x is None else str(x), quote=True)
+    return html_text(x)
 
 
 def _text_cell(text: str, lang: str) -> str:
