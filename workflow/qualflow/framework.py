@@ -256,15 +256,17 @@ def matrix_xlsx(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[
     cols = [c for c in MATRIX_COLUMNS if c in matrix.columns]
     values = [matrix[c].tolist() for c in cols]
     # The segments sheets: openpyxl writes the header row (and so the sheet's place in the workbook);
-    # their data rows, plain values, are written as SpreadsheetML directly (_segment_rows_xml: the XML
-    # openpyxl writes for them, byte for byte; openpyxl's per-cell writer was most of this stage's
-    # time at 1,000 transcripts).
+    # their data rows, plain values, are written as SpreadsheetML directly (_segment_rows_xml;
+    # openpyxl's per-cell writer was most of this stage's time at 1,000 transcripts), their strings
+    # once each in the shared-string table Excel itself writes (a segment coded twice, a site's name
+    # on every row): the workbook's XML was 149 M characters at 1,000 transcripts, inline.
     rows_xml: dict[str, Iterator[str]] = {}
+    strings: dict[str, int] = {}
     for title, start, end in segment_sheets(len(matrix), rows_per_sheet):
         ws = wb.create_sheet(title=title)
         ws.freeze_panes = "A2"
         ws.append(head_row(ws, cols))
-        rows_xml[title] = _segment_rows_xml(values, start, end)
+        rows_xml[title] = _segment_rows_xml(values, start, end, strings)
     from openpyxl.writer.excel import ExcelWriter
 
     wb.properties.created = wb.properties.modified = _FIXED_DATE   # docProps/core.xml: no 'now'
@@ -275,17 +277,20 @@ def matrix_xlsx(matrix: pd.DataFrame, cases: pd.DataFrame, cats: Sequence[tuple[
     # ExcelWriter, not Workbook.save: save stamps 'now' into the document and compresses every entry,
     # which a second pass then had to inflate and deflate again to fix the dates (issue 14: that pass
     # was a sixth of this stage's time at 1,000 transcripts). The archive fixes them as it writes.
-    ExcelWriter(wb, _FixedZip(buf, "w", zipfile.ZIP_DEFLATED, allowZip64=True, inject=inject)).save()
+    ExcelWriter(wb, _FixedZip(buf, "w", zipfile.ZIP_DEFLATED, allowZip64=True, inject=inject,
+                              strings=strings)).save()
     return buf.getvalue()
 
 
 _XML_TEXT = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 
 
-def _segment_rows_xml(values: list[list], start: int, end: int, block: int = 2000) -> Iterator[str]:
-    """The data rows ``start``..``end`` of a segments sheet (after its header row), in blocks: each
-    cell as openpyxl's write-only mode writes a plain value (string, number, missing), with openpyxl's
-    own check of the characters a worksheet cannot hold and its number format."""
+def _segment_rows_xml(values: list[list], start: int, end: int, strings: dict[str, int],
+                      block: int = 2000) -> Iterator[str]:
+    """The data rows ``start``..``end`` of a segments sheet (after its header row), in blocks: a
+    number as openpyxl writes it, a string as its index in ``strings`` (the shared-string table,
+    filled here in order of first use), an empty string as openpyxl's empty inline string, a missing
+    value as no cell; openpyxl's own check of the characters a worksheet cannot hold."""
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
     from openpyxl.compat import safe_string
     from openpyxl.utils import get_column_letter
@@ -301,10 +306,12 @@ def _segment_rows_xml(values: list[list], start: int, end: int, block: int = 200
         value = _fit(value)
         if value == "":
             return f'<c r="{ref}" t="inlineStr"></c>'
-        if ILLEGAL_CHARACTERS_RE.search(value):
-            raise IllegalCharacterError(f"{value} cannot be used in worksheets.")
-        space = ' xml:space="preserve"' if value != value.strip() else ""
-        return f'<c r="{ref}" t="inlineStr"><is><t{space}>{value.translate(_XML_TEXT)}</t></is></c>'
+        k = strings.get(value)
+        if k is None:
+            if ILLEGAL_CHARACTERS_RE.search(value):
+                raise IllegalCharacterError(f"{value} cannot be used in worksheets.")
+            k = strings[value] = len(strings)
+        return f'<c r="{ref}" t="s"><v>{k}</v></c>'
 
     letters = [get_column_letter(j) for j in range(1, len(values) + 1)]
     for a in range(start, end, block):
@@ -316,17 +323,55 @@ def _segment_rows_xml(values: list[list], start: int, end: int, block: int = 200
         yield "".join(out)
 
 
+def _shared_strings_xml(strings: Mapping[str, int]) -> Iterator[str]:
+    """xl/sharedStrings.xml for ``strings`` (each string's index is its place), in pieces."""
+    yield (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<sst xmlns="{_MAIN_NS}" '
+           f'uniqueCount="{len(strings)}">')
+    out = []
+    for value in strings:
+        space = ' xml:space="preserve"' if value != value.strip() else ""
+        out.append(f"<si><t{space}>{value.translate(_XML_TEXT)}</t></si>")
+        if len(out) == 2000:
+            yield "".join(out)
+            out = []
+    yield "".join(out) + "</sst>"
+
+
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_SST_REL = ('<Relationship Id="rIdSharedStrings" Target="sharedStrings.xml" '
+            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>')
+_SST_TYPE = ('<Override PartName="/xl/sharedStrings.xml" ContentType='
+             '"application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>')
+
+
 class _FixedZip(zipfile.ZipFile):
     """A zip archive whose entries all carry fixed metadata (date, system, mode), whatever the writer
     (openpyxl) passes: deterministic bytes in one pass. A file added from disk (a write-only sheet's
-    temporary file) is streamed in, not read whole."""
+    temporary file) is streamed in, not read whole. ``inject``: rows to add to a sheet as it is
+    added; ``strings``: the shared-string table those rows use, written with the workbook's
+    relationships (after every sheet) and declared in its content types (openpyxl writes none)."""
 
-    def __init__(self, *args, inject: Mapping[str, Iterable[str]] | None = None, **kw) -> None:
+    def __init__(self, *args, inject: Mapping[str, Iterable[str]] | None = None,
+                 strings: Mapping[str, int] | None = None, **kw) -> None:
         super().__init__(*args, **kw)
         self._inject = dict(inject or {})
+        self._strings = strings if strings is not None else {}   # filled as the sheets are written
 
     def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
         name = zinfo_or_arcname.filename if isinstance(zinfo_or_arcname, zipfile.ZipInfo) else zinfo_or_arcname
+        if self._strings and name in ("xl/_rels/workbook.xml.rels", "[Content_Types].xml"):
+            if self._inject:
+                raise ValueError(f"{name} written before the sheets {sorted(self._inject)}")
+            data = data.decode("utf-8") if isinstance(data, bytes) else data
+            end = "</Relationships>" if name.endswith(".rels") else "</Types>"
+            if data.count(end) != 1:
+                raise ValueError(f"{name}: no {end} to declare the shared strings in")
+            data = data.replace(end, (_SST_REL if name.endswith(".rels") else _SST_TYPE) + end)
+            if name.endswith(".rels"):
+                with self.open(fixed_zip_info("xl/sharedStrings.xml", zipfile.ZIP_DEFLATED), "w",
+                               force_zip64=True) as dst:
+                    for chunk in _shared_strings_xml(self._strings):
+                        dst.write(chunk.encode("ascii", "xmlcharrefreplace"))
         super().writestr(fixed_zip_info(name, zipfile.ZIP_DEFLATED), data)
 
     def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
