@@ -734,7 +734,11 @@ def check_unknown_resolutions(resolutions: pd.DataFrame, pairs: Iterable[tuple[s
 
 SITE_FLAG_COLUMNS = FLAG_COLUMNS[:8]
 LENGTH_COLUMNS = ["transcript", "lang_pair", "turn", "turn_en", "speaker", "local_chars", "en_chars", "in_stats"]
-PAIR_COLUMNS = ["transcript", "lang_pair", "local_turns", "en_turns", "align_ratio"]
+#: ``local_tsv``/``en_tsv``: the two turn tables the check compared (paths in the study folder), which
+#: ``translation_summary`` reads the review's text from (changed: issue 14 — they were a list of every
+#: pair's files in the rule's params, which Snakemake copies into the record of each of its outputs:
+#: 183 MB of job records at 1,000 transcripts).
+PAIR_COLUMNS = ["transcript", "lang_pair", "local_turns", "en_turns", "align_ratio", "local_tsv", "en_tsv"]
 
 
 def study_languages(sites_path: str | Path, english: str = "en") -> list[str]:
@@ -781,7 +785,7 @@ def check_site(local_paths: Sequence[str], en_paths: Sequence[str], languages: S
         pairs.append((transcript, lang, read_turns(lp), read_turns(ep)))
     ratios = site_ratios(pairs, markers, thresholds, english)
     flags, lengths, index = [], [], []
-    for transcript, lang, local, en in pairs:
+    for (transcript, lang, local, en), lp, ep in zip(pairs, local_paths, en_paths):
         pair = f"{lang}-{english}"
         rows: list[dict] = []
         df = check_pair(local, en, lang, markers, thresholds, None, detector, english,
@@ -789,7 +793,7 @@ def check_site(local_paths: Sequence[str], en_paths: Sequence[str], languages: S
         flags.append(df.assign(transcript=transcript, lang_pair=pair))
         lengths.append(pd.DataFrame(rows, columns=LENGTH_COLUMNS[2:]).assign(transcript=transcript, lang_pair=pair))
         index.append({"transcript": transcript, "lang_pair": pair, "local_turns": len(local), "en_turns": len(en),
-                      "align_ratio": repr(ratios[lang])})
+                      "align_ratio": repr(ratios[lang]), "local_tsv": str(lp), "en_tsv": str(ep)})
         log.info("%s %s: %d flag(s) before length outliers %s", site, transcript, len(df), dict(Counter(df["flag"])))
     write_tsv(_concat(flags, SITE_FLAG_COLUMNS), flags_out)
     write_tsv(_concat(lengths, LENGTH_COLUMNS), lengths_out)

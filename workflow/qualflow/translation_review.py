@@ -192,7 +192,7 @@ def summarise(flag_paths: Sequence[str], local_paths: Sequence[str], en_paths: S
 
 def translation_summary(site_flag_paths: Sequence[str], length_paths: Sequence[str], pair_paths: Sequence[str],
                         resolutions_path: str, translation: dict | None, english: str,
-                        local_paths: Sequence[str], en_paths: Sequence[str], sites_path: str, markers: dict,
+                        sites_path: str, markers: dict,
                         title: str, pairs_per_page: int, stats_out: str, flag_outs: Sequence[str],
                         summary_out: str, table_out: str, review_out: str, pages_out: Sequence[str]) -> None:
     """Entry point of ``translation_summary``: the study-wide step after the per-site checks.
@@ -200,9 +200,13 @@ def translation_summary(site_flag_paths: Sequence[str], length_paths: Sequence[s
     (changed: issue 12 item 6 — ``translation_stats`` and ``translation_summary`` were two jobs that
     always ran together; one job saves a job's fixed cost on every edit.) First numbers only (the
     per-pair statistics, the length outliers, the leads' decisions: pair_stats.tsv and every
-    <T>.flags.tsv), then the tables and the review pages."""
+    <T>.flags.tsv), then the tables and the review pages, whose text is read from the turn tables
+    each site's ``pairs.tsv`` names, in the order of ``flag_outs``."""
     finalise_flags(site_flag_paths, length_paths, pair_paths, resolutions_path, translation, english,
                    stats_out, flag_outs)
+    checked = pd.concat([read_results_tsv(p) for p in pair_paths], ignore_index=True) if pair_paths else None
+    local_paths = [] if checked is None else checked["local_tsv"].tolist()
+    en_paths = [] if checked is None else checked["en_tsv"].tolist()
     summarise(flag_outs, local_paths, en_paths, stats_out, sites_path, markers, english, summary_out,
               review_out, title, pair_paths, table_out, pages_out, pairs_per_page)
 

@@ -46,8 +46,11 @@ for _site in TRANSLATION_SITES:
 
 rule translation_summary:
     input:
-        flags=translation_site_files("site_flags.tsv"),
-        lengths=translation_site_files("lengths.tsv"),
+        # Each site's check writes pairs.tsv, site_flags.tsv and lengths.tsv together: pairs.tsv is the
+        # input, the other two are named in params (the site's leak scan has all three as inputs, so
+        # a missing one still re-runs the check). Snakemake's main process looks at every input for
+        # every output it records, and this job has an output per transcript: 3 inputs a site were
+        # 4 s of its time at 1,000 transcripts, between two jobs (issue 14).
         pairs=translation_site_files("pairs.tsv"),
         resolutions=TRANSLATION_RESOLUTIONS,
         sites=config["sites"],
@@ -72,13 +75,14 @@ rule translation_summary:
         # the index links them; each holds one site's pairs (or one pair of a large site)
         pages=REVIEW_PAGES,
     params:
-        # The pairs' turn tables (for the review's text) are named here, not as inputs: each is an
-        # input of its site's check, whose outputs are this job's inputs, so a changed table re-runs
-        # the check and then this job all the same. As inputs, Snakemake's main process would stat
-        # every one of them once per output of this job when recording it (n inputs x n outputs:
-        # about 4 M calls, a fifth of its CPU, at 1,000 transcripts).
-        local=pair_tsvs(TRANSLATION_SITES)[0],
-        en=pair_tsvs(TRANSLATION_SITES)[1],
+        # The pairs' turn tables (for the review's text) are neither inputs nor params: each site's
+        # pairs.tsv names the two its check compared (each an input of that check, whose outputs are
+        # this job's inputs, so a changed table re-runs the check and then this job all the same). As
+        # inputs, Snakemake's main process would stat every one of them once per output of this job
+        # when recording it (about 4 M calls at 1,000 transcripts); as params, it copied the list into
+        # the record of every output (183 MB of records).
+        flags=translation_site_files("site_flags.tsv"),
+        lengths=translation_site_files("lengths.tsv"),
         translation=config.get("translation", {}),
         markers=config["markers"],
         english=EN,

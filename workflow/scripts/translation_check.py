@@ -1,4 +1,8 @@
-"""Stage 4 adapter: flag one site's translations turn by turn, from its own files (qualflow.translation)."""
+"""Stage 4 adapter: flag one site's translations turn by turn, from its own files (qualflow.translation).
+
+pairs.tsv names the two turn tables of each pair (changed: issue 14), which translation_summary reads
+the review's text from.
+"""
 import sys
 from pathlib import Path
 

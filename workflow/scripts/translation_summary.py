@@ -8,7 +8,7 @@ from qualflow.runner import run
 from qualflow.translation_review import translation_summary
 
 i, p, o = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
-run(lambda: translation_summary(i.flags, i.lengths, i.pairs, i.resolutions, p.translation, p.english,
-                                p.local, p.en, i.sites, p.markers, p.title, p.pairs_per_page,
+run(lambda: translation_summary(p.flags, p.lengths, i.pairs, i.resolutions, p.translation, p.english,
+                                i.sites, p.markers, p.title, p.pairs_per_page,
                                 o.stats, o.flags, o.summary, o.table, o.review, list(o.pages)),
     snakemake.log[0])  # noqa: F821
