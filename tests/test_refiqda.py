@@ -491,3 +491,18 @@ def test_coding_user_wins_over_selection_user(tmp_path: Path) -> None:
     qdpx = _zip(tmp_path / "c.qdpx", {"project.qde": xml, f"sources/{G_SRC}.txt": TEXT})
     (c,) = read_qdpx(qdpx).codings
     assert c.coder == "coder_a"
+
+
+def test_stable_guid_is_uuid5_of_the_joined_parts() -> None:
+    """stable_guid builds the GUID without a UUID object (issue 14); it must stay uuid5's, character
+    for character, or every GUID in a re-exported project would change."""
+    import uuid
+
+    from qualflow.refiqda import GUID_NAMESPACE, stable_guid
+    cases = [("selection", "6f1c", "0", "12", "Staff acceptance", "", "", ""), ("u", "coder_a"),
+             ("c", "Ältere Menschen — שלום पुणे"), ("",), ("a b", "c"), ("a", "b c"), ("x" * 5000,)]
+    for parts in cases:
+        want = str(uuid.uuid5(GUID_NAMESPACE, "\x1f".join(parts)))
+        assert stable_guid(*parts) == want
+        assert uuid.UUID(want).version == 5
+    assert stable_guid("a b", "c") != stable_guid("a", "b c")
