@@ -468,3 +468,39 @@ def test_rare_code_alpha_is_not_estimable_and_kappa_is_flagged_when_a_coder_neve
     row = by_code.set_index(["scope", "code"]).loc["all"]
     assert row.loc["c1", "alpha"] == round(4 / 7, 6)
     assert not np.isnan(row.loc["c2", "kappa_nvivo"]) and np.isnan(row.loc["c3", "kappa_nvivo"])
+
+
+def test_kappa_per_transcript_sums_equal_the_indicator_matrix_products() -> None:
+    """_kappa_batch sums units per transcript by reduceat (issue 14: the units x transcripts
+    indicator matrix grew with the square of the study); the same numbers as the matrix products,
+    with transcripts in any order, a coder missing from some, and NaN where a coder saw no unit."""
+    from qualflow.agreement import _kappa_batch
+
+    rng = np.random.default_rng(3)
+    n_keys, n_coders, n_units, n_t = 4, 3, 300, 17
+    tcodes = rng.integers(0, n_t, n_units)
+    vals = rng.integers(0, 2, (n_keys, n_coders, n_units)).astype(float)
+    vals[:, 2, tcodes % 3 != 0] = np.nan          # the third coder only on some transcripts
+    vals[:, 0, tcodes == 5] = np.nan              # and the first not on one
+
+    onehot = np.zeros((n_units, n_t))
+    onehot[np.arange(n_units), tcodes] = 1.0
+    observed = ~np.isnan(vals[0])
+    x = np.nan_to_num(vals)
+    s = x.sum(axis=1)
+    agree = ((s == 2) | ((s == 0) & (observed.sum(axis=0) == 2))).astype(float) @ onehot
+    marg = x @ onehot
+    n_units_t = onehot.sum(axis=0)
+    sum_m, sum_m2 = marg.sum(axis=1), (marg ** 2).sum(axis=1)
+    m_ab = (sum_m ** 2 - sum_m2) / 2.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ef = (m_ab + (n_units_t - sum_m) * n_units_t + m_ab) / n_units_t
+        want = np.where(n_units_t * sum_m - 2.0 * m_ab == 0, 1.0, (agree - ef) / (n_units_t - ef))
+    n_coders_t = ((observed.astype(float) @ onehot) > 0).sum(axis=0)
+    want = np.where(n_coders_t == 2, want, np.nan)
+
+    kappa, units, coders = _kappa_batch(vals, tcodes, n_t)
+    np.testing.assert_array_equal(units, n_units_t)
+    np.testing.assert_array_equal(coders, n_coders_t)
+    np.testing.assert_array_equal(kappa, want)
+    assert np.isfinite(kappa).any() and np.isnan(kappa).any()
