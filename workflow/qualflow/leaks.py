@@ -104,7 +104,7 @@ def _embedded(label: str, text: str, depth: int = 0) -> tuple[str, list[tuple[st
 
 
 def _data_texts(label: str, data: bytes, mime: str, depth: int,
-                inert: frozenset[str] = frozenset()) -> Iterator[tuple[str, list[str]]]:
+                inert: frozenset[str]) -> Iterator[tuple[str, list[str]]]:
     """(label, segments) of one decoded ``data:`` payload: a zip's members, a PNG's text chunks, text."""
     if data[:4] == b"PK\x03\x04":
         try:

@@ -13,7 +13,6 @@ attended more than one wave; then the same rows over all sites.
 """
 from __future__ import annotations
 
-
 import pandas as pd
 
 from .design import Design, Role, design_from_params
