@@ -174,3 +174,28 @@ def test_fast_and_general_views_agree_with_affixes(monkeypatch):
     monkeypatch.setattr(names.View, "_fast", lambda self, text, fold: False)
     assert fast == [matcher.find(t, fail_safe=True) for t in texts]
     assert {m.rule for ms in fast for m in ms} >= {"exact", "suffix", "prefix", "partial"}
+
+
+def test_character_tables_cover_every_code_point_as_the_regex_classes_do():
+    """The BMP tables plus the per-character astral lookup give, for every code point, the invisible,
+    white-space and word flags of the regex classes they stand for (the tables were once built over
+    all 1.1 million code points in every job)."""
+    import numpy as np
+    import regex
+
+    from qualflow import names
+
+    every = names._all_chars()
+    invisible = {ord(m.group()) for m in regex.finditer(names._INVISIBLE, every)}
+    space = {ord(m.group()) for m in regex.finditer(r"\s", every)}
+    word = {ord(m.group()) for m in regex.finditer(r"[\w\p{M}]", names._all_chars(0x10000))}
+    flags = names._tables()["flags"]
+    assert set(np.flatnonzero(flags & 1).tolist()) == {c for c in invisible if c < 0x10000}
+    assert set(np.flatnonzero(flags & 2).tolist()) == space and max(space) < 0x10000
+    assert set(np.flatnonzero(names._tables()["word"]).tolist()) == word
+    astral = np.arange(0x10000, 0x110000, dtype=np.uint32)
+    found = astral[names._astral_invisible(astral) == 1]
+    assert set(found.tolist()) == {c for c in invisible if c >= 0x10000} and len(found) > 50
+    # a tag character (astral, invisible) inside a name is dropped like a zero-width space
+    m = Matcher([Entry("Amani", "roster:x:1", "participant", "P01")])
+    assert [(h.start, h.end) for h in m.find("Hi Am\U000E0041ani! Amanii")] == [(3, 9)]
