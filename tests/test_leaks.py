@@ -328,3 +328,51 @@ def test_near_miss_tokens_word_by_word_equal_one_search_of_the_text():
     pieces = list(_word_chunks(flat, 50))
     assert len(pieces) > 10 and "".join(pieces) == flat and all(p[-1].isspace() for p in pieces[:-1])
     assert set().union(*(set(_TOKEN.findall(p)) for p in pieces)) == set(_TOKEN.findall(flat))
+
+
+def test_a_settled_copy_is_reported_under_the_results_name_it_holds(tmp_path):
+    """The gate reads a checkpoint's settled copies (docs/DESIGN.md, "What re-runs") and reports each
+    under its results/ name, zip members and near misses' lines included: the name, not the copy's
+    path, is what a reviewer must find, and what decides the site and language."""
+    from qualflow.leaks import scan_files
+    q = tmp_path / "restricted/settled/results/codes/packet.qdpx"
+    q.parent.mkdir(parents=True)
+    with zipfile.ZipFile(q, "w") as z:
+        z.writestr("Sources/a.txt", "P01: met Okello yesterday\nand Neemah later")
+    t = write(tmp_path / "restricted/settled/results/themes/summary.md", "a line\nthen Okello\n")
+    part = scan_files([q, t], ENTRIES, labels=["results/codes/packet.qdpx", "results/themes/summary.md"])
+    assert sorted(part.hits["file"]) == ["results/codes/packet.qdpx!Sources/a.txt", "results/themes/summary.md"]
+    assert list(part.files["file"]) == ["results/codes/packet.qdpx", "results/themes/summary.md"]
+    assert list(part.near["file"]) == ["results/codes/packet.qdpx!Sources/a.txt"] and list(part.near["line"]) == [2]
+    same = scan_files([q, t], ENTRIES)   # unlabelled: the paths themselves
+    assert sorted(same.hits["file"]) == [f"{q}!Sources/a.txt", str(t)]
+
+
+def test_ordinary_words_are_wordfreqs_own_answer_read_from_the_top_of_its_lists():
+    """wordlists reads only the frequent part of wordfreq's lists (the leak gate's 'ordinary word'
+    test), and must answer exactly as wordfreq.zipf_frequency(...) >= 3 does, for single words, words
+    wordfreq splits into several tokens, digits, and words at the threshold."""
+    import random
+    import unicodedata
+
+    import wordfreq
+    from qualflow import wordlists
+
+    random.seed(7)
+    for lang in ("en", "de", "he"):
+        pack = wordfreq.get_frequency_list(lang)
+        full = wordfreq.get_frequency_dict(lang)
+        top = wordlists._ordinary_freqs(lang)
+        assert top == {w: f for w, f in full.items() if f >= wordfreq.cB_to_freq(-600)}
+        words = [w for b in pack[595:606] for w in b][:600] + [w for b in pack[:40] for w in b][:100]
+        words += [w for b in pack[606:700] for w in b][:200]
+        words += [f"{a}-{b}" for a, b in zip(random.sample(words, 100), random.sample(words, 100))]
+        words += [f"{a}1" for a in random.sample(words, 50)] + ["1999", "2nd", "", "x", "ＡＢＣ", "don't", "משהו"]
+        for w in words:
+            assert wordlists._is_ordinary_in(w, lang) == (
+                wordfreq.zipf_frequency(unicodedata.normalize("NFC", w), lang) >= wordlists.ORDINARY_ZIPF), (lang, w)
+    # Japanese and Korean need MeCab, Chinese jieba (optional packages): listed only when installed,
+    # or the first near-name in such a study would stop the gate with an ImportError
+    import importlib.util
+    assert ("ja" in wordlists.available()) == (importlib.util.find_spec("MeCab") is not None)
+    assert ("zh" in wordlists.available()) == (importlib.util.find_spec("jieba") is not None)

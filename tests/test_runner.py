@@ -61,3 +61,40 @@ def test_local_scheduling_still_matches_snakemakes_scheduler_and_default():
     assert isinstance(Workflow.local_exec, property)
     default = get_argument_parser().parse_args([]).max_jobs_per_timespan
     assert (default.max_jobs, default.timespan) == (100, 1)
+
+
+def test_settled_copies_are_rewritten_only_when_the_bytes_change(tmp_path, monkeypatch):
+    """A checkpoint's settled copy (docs/DESIGN.md, "What re-runs") keeps its modification time while
+    its bytes are the same: that is what lets Snakemake skip the jobs that read it."""
+    import os
+
+    from qualflow.runner import settle_copies
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results/t").mkdir(parents=True)
+    for name, text in (("a.tsv", "x\n1\n"), ("b.md", "# b\n")):
+        (tmp_path / "results/t" / name).write_text(text, encoding="utf-8")
+    files = ["results/t/a.tsv", "results/t/b.md"]
+    assert settle_copies(files, "settled") == 2
+    copies = [tmp_path / "settled" / f for f in files]
+    for c in copies:
+        os.utime(c, (1_000_000, 1_000_000))
+    (tmp_path / "results/t/a.tsv").write_text("x\n1\n", encoding="utf-8")        # rewritten, same bytes
+    (tmp_path / "results/t/b.md").write_text("# b, changed\n", encoding="utf-8")
+    assert settle_copies(files, "settled") == 1
+    assert copies[0].stat().st_mtime == 1_000_000 and copies[1].stat().st_mtime > 1_000_000
+    assert copies[1].read_text(encoding="utf-8") == "# b, changed\n"
+    assert not list((tmp_path / "settled").rglob(".*.settling"))
+
+
+def test_run_settles_only_after_the_step_succeeds(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out.tsv").write_text("x\n", encoding="utf-8")
+
+    def failing():
+        raise InputError.collect([Problem("a.tsv", 2, "bad")])
+
+    with pytest.raises(SystemExit):
+        run(failing, str(tmp_path / "f.log"), settle=(["out.tsv"], "settled"))
+    assert not (tmp_path / "settled").exists()
+    run(lambda: None, str(tmp_path / "ok.log"), settle=(["out.tsv"], "settled"))
+    assert (tmp_path / "settled/out.tsv").read_text(encoding="utf-8") == "x\n"

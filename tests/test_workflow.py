@@ -178,8 +178,10 @@ def test_demo_alpha_equals_an_independent_computation(demo):
     assert estimable >= 5
 
 
-# A one-word edit in one site's English transcript re-runs that site's jobs and the aggregates that read
-# its data, and no other site's jobs (docs/DESIGN.md, "What re-runs"). Item 6 of issue 12.
+# A one-word edit in one site's English transcript plans that site's jobs and the aggregates that read
+# its data, and no other site's jobs (docs/DESIGN.md, "What re-runs"). Item 6 of issue 12. This is the
+# dry run's plan: the readers of the checkpoints' settled copies are in it, and a real run skips those
+# whose copies kept their bytes (the real-run tests below).
 # Not Table 2 (`participants`): who speaks where comes from the load (restricted/inputs/<site>/speakers.tsv),
 # which an edit of the words leaves unchanged.
 RERUN_AFTER_ULM_EN_EDIT = {
@@ -203,6 +205,71 @@ def test_one_word_edit_at_one_site_reruns_only_that_site_and_the_aggregates(demo
     jobs = set(re.findall(r"^(\S+)\s+\d+$", out, flags=re.M)) - {"total"}
     assert jobs == RERUN_AFTER_ULM_EN_EDIT
     assert not any(j.endswith(("_hamburg", "_kampala", "_dar_es_salaam", "_beer_sheva")) for j in jobs)
+
+
+def _jobs_run(stderr: str) -> set[str]:
+    """The jobs a real run executed (Snakemake's header line per job; its "Job stats" table is the plan
+    made before the checkpoints finished)."""
+    return set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\S+):$", stderr, flags=re.M))
+
+
+def _edit_last_turn(project: Path) -> None:
+    """One word of Ulm FG1's last turn (the facilitator's closing words: no coding points at it), its
+    word count kept."""
+    f = project / "data/synthetic/raw/ulm/FG1.en.txt"
+    lines = f.read_text(encoding="utf-8").splitlines(keepends=True)
+    i = max(k for k, l in enumerate(lines) if re.match(r"^[^:]+: ", l))
+    word = re.findall(r"\b[a-z]{4,}\b", lines[i].split(":", 1)[1])[-1]
+    lines[i] = lines[i].replace(word, word[::-1] if word[::-1] != word else word + "s", 1)
+    f.write_text("".join(lines), encoding="utf-8")
+
+
+# A real run after an edit nobody's coding points at (docs/DESIGN.md, "What re-runs"; issue 12 item 6):
+# the checkpoints codes, translation_summary, themes and agreement settle copies of what their readers
+# read, so the stages that quote coded turns, the figures and the report pages are not run again.
+RUN_AFTER_UNCODED_EDIT = {
+    "pseudonymise_ulm", "translation_check_ulm", "codes_ulm", "leak_scan_ulm",
+    "codes", "leak_scan_codes",                       # project.qdpx and the coding packet hold the text
+    "translation_summary", "leak_scan_translation_summary",   # the review page shows it
+    "pseudonymise_summary", "leak_scan_pseudonymise_summary", "leak_check", "all",
+}
+
+
+def test_a_real_run_after_an_edit_no_coding_points_at_runs_only_what_the_bytes_need(demo, tmp_path):
+    """The run executes only the jobs whose inputs' bytes changed, and its results and restricted/
+    are byte-identical to a cold run of the edited study."""
+    project = tmp_path / "uncoded"
+    shutil.copytree(demo, project, symlinks=True)            # copy2: outputs keep their times
+    _edit_last_turn(project)
+    planned = snakemake(project, "--profile", "profiles/default", "-n", "--quiet", "rules").stdout
+    assert {"themes", "agreement", "framework_matrix", "report_pages"} <= set(re.findall(r"^(\S+)\s+\d+$", planned,
+                                                                                         flags=re.M))
+    ran = _jobs_run(snakemake(project, "--profile", "profiles/default").stderr)
+    assert ran == RUN_AFTER_UNCODED_EDIT
+    cold = copy_project(tmp_path / "cold")
+    _edit_last_turn(cold)
+    snakemake(cold, "--profile", "profiles/default", "--quiet")
+    for folder in ("results", "restricted"):
+        a, b = _digest(project / folder), _digest(cold / folder)
+        assert a.keys() == b.keys(), folder
+        assert [k for k in a if a[k] != b[k]] == [], folder
+
+
+def test_a_real_run_after_an_edit_of_a_coded_turn_requotes_it(demo, tmp_path):
+    """The same one-word edit in a turn a coding points at re-runs the stages that quote it, and the
+    new words are what they quote."""
+    project = tmp_path / "coded"
+    shutil.copytree(demo, project, symlinks=True)
+    f = project / "data/synthetic/raw/ulm/FG1.en.txt"
+    f.write_text(f.read_text(encoding="utf-8").replace("But maybe a good one.", "But maybe a fine one.", 1),
+                 encoding="utf-8")
+    ran = _jobs_run(snakemake(project, "--profile", "profiles/default").stderr)
+    assert RUN_AFTER_UNCODED_EDIT | {"themes", "agreement", "framework_matrix"} <= ran
+    assert not any(j.endswith(("_hamburg", "_kampala", "_dar_es_salaam", "_beer_sheva")) for j in ran)
+    matrix = (project / "results/framework/framework_matrix.tsv").read_text(encoding="utf-8")
+    assert "But maybe a fine one." in matrix and "But maybe a good one." not in matrix
+    quotes = "".join(p.read_text(encoding="utf-8") for p in (project / "results/themes/quotes/ulm").glob("*.md"))
+    assert "But maybe a fine one." in quotes and "But maybe a good one." not in quotes
 
 
 def test_a_changed_turn_table_reruns_every_study_wide_job_that_reads_it_without_declaring_it(demo, tmp_path):

@@ -19,7 +19,7 @@ from qualflow.refiqda import Code, Project, Source, stable_guid
 
 __all__ = ["codebook_table", "themes_table", "coverage_table", "turns_table", "summary_markdown",
            "export_codes", "coding_packet", "CODINGS_COLUMNS", "CODEBOOK_COLUMNS", "COVERAGE_COLUMNS",
-           "THEMES_COLUMNS", "TURNS_COLUMNS"]
+           "THEMES_COLUMNS", "TURNS_COLUMNS", "TURNS_READ_COLUMNS", "turns_read"]
 
 CODINGS_COLUMNS = ["site", "transcript", "turn", "coder", "code", "theme", "origin", "label",
                    "start", "end", "source", "valence"]
@@ -140,8 +140,10 @@ def turns_table(transcripts: Mapping[str, Transcript], order: Mapping[str, int],
     (a corrected transcript then moves their codings instead of silently shifting them).
 
     ``offsets`` adds each turn's ``offset_start`` in the whole text: a site's part of the table
-    (restricted/codes/<site>/turns.tsv) is all the merge needs of the turns for project.qdpx."""
+    (restricted/codes/<site>/turns.tsv) is all the merge needs of the turns for project.qdpx; and its
+    ``kind``, ``role`` and ``words`` (counting.word_count), for :func:`turns_read`."""
     from qualflow.coding_checks import turn_sha
+    from qualflow.counting import word_count
     parts = []
     for tid in sorted(transcripts, key=lambda t: order[t]):
         t = transcripts[tid]
@@ -152,9 +154,29 @@ def turns_table(transcripts: Mapping[str, Transcript], order: Mapping[str, int],
             "turn_sha": [turn_sha(str(x)) for x in t.turns["text"]]}
         if offsets:
             cols["offset_start"] = t.turns["offset_start"].astype("int64")
+            for col in ("kind", "role"):
+                cols[col] = t.turns[col].fillna("").astype(str) if col in t.turns.columns else ""
+            cols["words"] = [word_count(x) for x in t.turns["text"].fillna("").astype(str)]
         parts.append(pd.DataFrame(cols))
-    columns = TURNS_COLUMNS + (["offset_start"] if offsets else [])
+    columns = TURNS_COLUMNS + (["offset_start", "kind", "role", "words"] if offsets else [])
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+TURNS_READ_COLUMNS = ["site", "transcript", "turn", "speaker", "kind", "role", "words", "coded_sha"]
+
+
+def turns_read(turns: pd.DataFrame, codings: pd.DataFrame) -> pd.DataFrame:
+    """restricted/codes/turns_read.tsv: what the study-wide stages that quote (themes, agreement,
+    framework_matrix) read of the English turns, without the text: every turn's speaker, kind, role
+    and word count, and the text's hash for the turns a coding points at (``coded_sha``; they quote
+    only those). The jobs read the turn tables themselves; Snakemake decides on this table's settled
+    copy, so a changed turn nobody coded, with as many words, does not re-run them (docs/DESIGN.md,
+    "What re-runs"). ``turns``: the sites' parts (turns_table with offsets), in output order."""
+    coded = set(zip(codings["transcript"].astype(str), pd.to_numeric(codings["turn"]).astype("int64")))
+    out = turns.reindex(columns=[c for c in TURNS_READ_COLUMNS if c != "coded_sha"] + ["turn_sha"]).copy()
+    keep = [(t, int(n)) in coded for t, n in zip(out["transcript"].astype(str), out["turn"])]
+    out["coded_sha"] = out["turn_sha"].where(keep, "")
+    return out[TURNS_READ_COLUMNS].reset_index(drop=True)
 
 
 def summary_markdown(codebook: Codebook, themes: pd.DataFrame, book: pd.DataFrame,

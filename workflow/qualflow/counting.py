@@ -18,6 +18,7 @@ coders and uses every coder. Pure functions; the stages read the files and call 
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -27,7 +28,15 @@ from .errors import Problem
 from .tables import read_results_tsv, read_tsv
 
 __all__ = ["COUNTED_COLUMNS", "COUNT_MODES", "read_coverage", "read_assignments", "primary_problems",
-           "lead_coder", "counted_coders", "counted_codings"]
+           "lead_coder", "counted_coders", "counted_codings", "word_count"]
+
+_WORD = re.compile(r"[^\W_]")
+
+
+def word_count(text: str) -> int:
+    """Whitespace-separated tokens that hold a letter or digit ("—" and "..." are not words): the
+    themes stage's words per participant, and the codes stage's record of what that count reads."""
+    return sum(1 for tok in str(text).split() if _WORD.search(tok))
 
 #: counted_coders' columns: the transcript, every coder who coded it, the one counted and why.
 COUNTED_COLUMNS = ["transcript", "coders", "counted_coder", "counted_by"]

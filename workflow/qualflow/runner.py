@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from .errors import InputError
 
@@ -28,11 +28,19 @@ def setup_logging(log_path: str | None) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
-def run(main: Callable[[], None], log_path: str | None = None) -> None:
-    """Run one step; turn a user's input error into one line per problem and exit status 1."""
+def run(main: Callable[[], None], log_path: str | None = None,
+        settle: tuple[Sequence[str], str] | None = None) -> None:
+    """Run one step; turn a user's input error into one line per problem and exit status 1.
+
+    ``settle=(files, root)``: after the step succeeds, copy each of ``files`` to ``root/<file>`` where
+    the bytes differ (:func:`settle_copies`; a checkpoint's settled copies, docs/DESIGN.md "What re-runs").
+    """
     setup_logging(log_path)
     try:
         main()
+        if settle:
+            changed = settle_copies(*settle)
+            log.info("settled copies: %d of %d changed", changed, len(settle[0]))
     except InputError as e:
         for problem in e.problems:
             log.error("%s", problem)
@@ -41,6 +49,44 @@ def run(main: Callable[[], None], log_path: str | None = None) -> None:
     except Exception:
         log.exception("unexpected error (a bug in qualflow: please report it with this log)")
         raise
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    with a.open("rb") as fa, b.open("rb") as fb:
+        while True:
+            x, y = fa.read(1 << 20), fb.read(1 << 20)
+            if x != y:
+                return False
+            if not x:
+                return True
+
+
+def settle_copies(files: Sequence[str], root: str | Path) -> int:
+    """Copy each of ``files`` to ``root/<file>`` only where the copy is missing or its bytes differ;
+    return how many were written. An unchanged copy keeps its modification time: that is the point.
+
+    Snakemake touches every output of a job it ran, so a job that rewrote the same bytes still looks
+    new to the jobs that read it. Those jobs read the settled copies instead (through a checkpoint,
+    which makes Snakemake look at their inputs again once this job has finished), and are skipped when
+    the bytes they read did not change. Each copy is written to a temporary file and renamed, so a
+    reader never sees half a copy.
+    """
+    import os
+    import shutil
+
+    written = 0
+    for f in files:
+        src, dst = Path(f), Path(root) / f
+        if dst.exists() and _same_bytes(src, dst):
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dst.with_name(f".{dst.name}.settling")
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+        written += 1
+    return written
 
 
 def job_input_errors(log_dir: str | Path, since: float) -> list[str]:

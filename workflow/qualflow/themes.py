@@ -28,7 +28,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from .counting import counted_codings, counted_coders, lead_coder, read_assignments, read_coverage
+from .counting import counted_codings, counted_coders, lead_coder, read_assignments, read_coverage, word_count
 from .design import Group, design_from_params, transcript_groups
 from .errors import InputError, Problem, raise_if
 from .study import ROLE_LABELS, Person, read_roster, read_sites
@@ -72,7 +72,6 @@ QUOTE_COLUMNS = ["theme", "theme_number", "site", "transcript", "turn", "start",
 CODING_COLUMNS = ["site", "transcript", "turn", "coder", "code", "theme"]
 TURN_COLUMNS = ["turn", "speaker", "text", "kind"]
 _PARTICIPANT = re.compile(r"^P(\d+)$")
-_WORD = re.compile(r"[^\W_]")
 
 
 # --------------------------------------------------------------------------------------------
@@ -117,11 +116,6 @@ def read_codings(path: str | Path) -> pd.DataFrame:
     df["src_line"] = np.arange(len(df)) + 2
     df.attrs["path"] = str(path)
     return df
-
-
-def word_count(text: str) -> int:
-    """Whitespace-separated tokens that hold a letter or digit ("—" and "..." are not words)."""
-    return sum(1 for tok in str(text).split() if _WORD.search(tok))
 
 
 def read_turns(paths: Iterable[str | Path]) -> pd.DataFrame:

@@ -45,7 +45,17 @@ for _site in SITES:
             "../scripts/codes_site.py"
 
 
-rule codes:
+# A checkpoint (common.smk, "Settled copies"): an edit of the words re-runs it (project.qdpx and the
+# coding packet hold the text) but leaves its tables as they were, and the report pages read those.
+# The stages that quote the text (themes, agreement, framework_matrix) read the turn tables themselves
+# (params) and decide on turns_read.tsv instead: every turn's speaker, kind, role and word count, and the
+# text's hash only for the turns a coding points at (qualflow.codes_tables.turns_read).
+TURNS_READ = f"{RESTRICTED}/codes/turns_read.tsv"
+CODES_TABLES = [f"results/codes/{n}" for n in ("codings.tsv", "codebook.tsv", "themes.tsv", "coverage.tsv")]
+SETTLED_FILES.update(CODES_TABLES + [TURNS_READ])
+
+
+checkpoint codes:
     input:
         codebook=config.get("codebook", "config/codebook.yaml"),
         sites=config["sites"],
@@ -81,6 +91,7 @@ rule codes:
         packet="results/codes/coding_packet.qdpx",
         project="results/codes/project.qdpx",
         turns="results/codes/turns.tsv",
+        turns_read=TURNS_READ,
         reanchor=report(
             "results/codes/reanchor_review.tsv",
             caption="../report/codes_reanchor.rst",
@@ -97,6 +108,8 @@ rule codes:
         waves=DESIGN["transcript_waves"],
         # how coders' tools record a coding's valence besides the TSV column (qualflow.valence)
         valence=config.get("valence", {}),
+        settle=CODES_TABLES + [TURNS_READ],
+        settled=SETTLED,
     priority: PRIORITY["codes"]
     log:
         "logs/codes.log",

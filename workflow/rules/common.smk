@@ -129,6 +129,44 @@ def codes_parts(name):
     return [f"{RESTRICTED}/codes/{s}/{name}" for s in SITES]
 
 
+# Settled copies (docs/DESIGN.md, "What re-runs"). Snakemake decides before a run which jobs run, and a
+# job downstream of one that runs always runs, even when that job rewrites the same bytes (a one-word
+# edit re-writes the theme matrix unchanged, and the figures were redrawn). So the study-wide jobs whose
+# outputs an edit rarely changes are checkpoints (themes, agreement, translation_summary): each copies
+# the outputs its readers read to restricted/settled/<path> where the bytes changed
+# (qualflow.runner.settle_copies), and a reader takes them through `after_checkpoints`, which Snakemake
+# evaluates again when the checkpoint finishes: a reader whose copies are older than its outputs is
+# skipped, with its leak scan. A dry run (-n) cannot know the bytes yet and lists the readers too.
+SETTLED = f"{RESTRICTED}/settled"
+#: results/ files that have a settled copy: each checkpoint's rule file adds its own.
+SETTLED_FILES = set()
+
+
+def settled(path):
+    return f"{SETTLED}/{path}"
+
+
+def after_checkpoints(names, files):
+    """An input function: ``files`` (a path or a list) once the checkpoints ``names`` have finished,
+    each file that has a settled copy (SETTLED_FILES) read as that copy. Calling ``.get()`` on every
+    checkpoint upstream makes Snakemake evaluate the job again after each; until one has finished, the
+    job waits for it. A copy not (yet) written, e.g. restricted/ deleted, falls back to the file."""
+    single = isinstance(files, str)
+    files = [files] if single else [str(f) for f in files]
+
+    def inputs(wildcards):
+        for name in names:
+            getattr(checkpoints, name).get()
+        out = [settled(f) if f in SETTLED_FILES and Path(settled(f)).exists() else f for f in files]
+        return out[0] if single else out
+
+    return inputs
+
+
+#: Rules (and so their leak scans) that read settled copies: rule name -> the checkpoints upstream.
+AFTER_CHECKPOINTS = {}
+
+
 # Job priorities (Snakemake's `priority:`; the greedy scheduler starts the ready job of highest
 # priority first, and among equals the one with the largest inputs). The longest chain of a run is
 # pseudonymise_<site> -> codes_<site> -> codes -> themes, agreement, framework_matrix -> their leak
@@ -140,7 +178,10 @@ def codes_parts(name):
 # against 42-45 s without priorities; ordering every per-site stage too made it worse (issue 14).
 # Those passes were mostly the job-rate limiter's piled-up timers, now off for a local run
 # (qualflow.runner.local_scheduling): re-measure before ordering more stages.
-PRIORITY = {"codes": 10, "study": 10}   # every other job: 0, Snakemake's default
+# The translation chain (translation_check_<site> -> translation_summary -> its scan) goes before them:
+# it is the longest chain of a one-word edit (issue 12 item 6: a site's check, the study's summary and
+# its scan, then leak_check), and a cold run is busy on both cores whatever the order.
+PRIORITY = {"codes": 10, "study": 10, "translation": 20}   # every other job: 0, Snakemake's default
 
 # Every stage's rule file appends its final outputs here; `rule all` asks for all of them.
 ALL_OUTPUTS = []

@@ -23,10 +23,17 @@ FRAMEWORK_HTML = "results/framework/framework_matrix.html"
 FRAMEWORK_CASE_PAGES = list(_case_pages(FRAMEWORK_HTML, SITES, WAVE_IDS).values())
 
 
+# It reads the codes stage's settled copies (common.smk, "Settled copies"): an edit of a turn no coding
+# points at, with as many words, does not rebuild the matrix.
+AFTER_CHECKPOINTS["framework_matrix"] = ["codes"]
+
+
 rule framework_matrix:
     input:
-        codings="results/codes/codings.tsv",
-        coverage="results/codes/coverage.tsv",
+        codings=after_checkpoints(["codes"], "results/codes/codings.tsv"),
+        coverage=after_checkpoints(["codes"], "results/codes/coverage.tsv"),
+        # what this job reads of the turn tables (params), for Snakemake's decision (codes.smk)
+        turns_read=after_checkpoints(["codes"], TURNS_READ),
         assignments=[ASSIGNMENTS] if ASSIGNMENTS else [],
         sites=config["sites"],
         roster=config["roster"],
@@ -44,10 +51,11 @@ rule framework_matrix:
         pages=FRAMEWORK_CASE_PAGES,
         xlsx="results/framework/framework_matrix.xlsx",
     params:
-        # The English turn tables, for the text this job quotes: named here, not inputs. Each is an input
-        # of its site's codes_<site> job, whose part reaches this job through results/codes/, so a
-        # changed table re-runs this job all the same; as inputs, a study's worth of files would be
-        # stat'ed on every scheduling pass this job waits (docs/DESIGN.md, "What a job costs").
+        # The English turn tables, for the text this job quotes: named here, not inputs. The input
+        # turns_read (written by `codes` from the codes_<site> parts, each of which reads its site's
+        # tables) holds all this job reads of them, so a change it can see re-runs it; as inputs, a
+        # study's worth of files would be stat'ed on every scheduling pass this job waits
+        # (docs/DESIGN.md, "What a job costs" and "What re-runs").
         turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
         codes=CODEBOOK_CODES,
         themes=CODEBOOK_THEMES,

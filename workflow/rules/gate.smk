@@ -19,7 +19,13 @@ GATE_PARTS = gate_parts({r.name: [str(f) for f in r.output] for r in workflow.ru
 GATE_DECISIONS = [f for f in [config.get("gate_decisions", "")] if f and Path(f).exists()]
 
 
+# A checkpoint's part reads the settled copies of its files and a reader's part waits for the
+# checkpoints its rule reads (common.smk, "Settled copies"), so a part whose files kept their bytes is
+# not scanned again; `shown` names each file as its results/ path.
+_CHECKPOINT_RULES = {r.name for r in workflow.rules if r.is_checkpoint}
 for _part, _files in GATE_PARTS.items():
+    _rule = _part.split("/", 1)[1]
+    _after = ([_rule] if _rule in _CHECKPOINT_RULES else []) + AFTER_CHECKPOINTS.get(_rule, [])
 
     rule:
         name:
@@ -28,18 +34,19 @@ for _part, _files in GATE_PARTS.items():
             sites=config["sites"],
             roster=config["roster"],
             identifiers=config["identifiers"],
-            files=_files,
+            files=after_checkpoints(_after, _files) if _after else _files,
         output:
             hits=f"{RESTRICTED}/leak/{_part}/hits.tsv",
             near=f"{RESTRICTED}/leak/{_part}/near_misses.tsv",
             files=f"{RESTRICTED}/leak/{_part}/files.tsv",
         params:
             part=True,
+            shown=_files if _after else [],
             affixes=config.get("affixes", {}),
             english=EN,
         # a study-wide rule's scan as soon as it can (it waits with a study's worth of files); a
         # site's scan in Snakemake's order (largest inputs first)
-        priority: PRIORITY["study"] if _part.startswith("rules/") else 0
+        priority: PRIORITY["translation"] if _rule == "translation_summary" else PRIORITY["study"] if _part.startswith("rules/") else 0
         log:
             f"logs/leak_check/{_part}.log",
         conda:

@@ -12,13 +12,23 @@ with open(config.get("codebook", "config/codebook.yaml"), encoding="utf-8-sig") 
     THEME_IDS = [str(t["id"]) for t in (_yaml.safe_load(_fh) or {}).get("themes") or []]
 THEMES_CFG = config.get("themes", {})
 QUOTE_PAGES = [f"results/themes/quotes/{site}/{theme}.md" for site in SITES for theme in THEME_IDS]
+THEMES_TABLES = ["results/themes/theme_matrix.tsv", "results/themes/transcripts.tsv", "results/themes/summary.md",
+                 "results/themes/quotes/index.md"]
+SETTLED_FILES.update(QUOTE_PAGES + THEMES_TABLES)
 
 
-rule themes:
+# A checkpoint (common.smk, "Settled copies"): a one-word edit re-runs it for the quotes, but its matrix
+# rarely changes, and then the figures and the report pages are not redrawn.
+AFTER_CHECKPOINTS["themes"] = ["codes"]
+
+
+checkpoint themes:
     input:
-        codings="results/codes/codings.tsv",
-        coverage="results/codes/coverage.tsv",
-        themes="results/codes/themes.tsv",
+        codings=after_checkpoints(["codes"], "results/codes/codings.tsv"),
+        coverage=after_checkpoints(["codes"], "results/codes/coverage.tsv"),
+        themes=after_checkpoints(["codes"], "results/codes/themes.tsv"),
+        # what this job reads of the turn tables (params), for Snakemake's decision (codes.smk)
+        turns_read=after_checkpoints(["codes"], TURNS_READ),
         assignments=[ASSIGNMENTS] if ASSIGNMENTS else [],
         sites=config["sites"],
         roster=config["roster"],
@@ -30,14 +40,17 @@ rule themes:
         quotes=report("results/themes/quotes/index.md", caption="../report/themes_quotes.rst", category="Themes"),
         pages=QUOTE_PAGES,
     params:
-        # The English turn tables, for the text this job quotes: named here, not inputs. Each is an input
-        # of its site's codes_<site> job, whose part reaches this job through results/codes/, so a
-        # changed table re-runs this job all the same; as inputs, a study's worth of files would be
-        # stat'ed on every scheduling pass this job waits (docs/DESIGN.md, "What a job costs").
+        # The English turn tables, for the text this job quotes: named here, not inputs. The input
+        # turns_read (written by `codes` from the codes_<site> parts, each of which reads its site's
+        # tables) holds all this job reads of them, so a change it can see re-runs it; as inputs, a
+        # study's worth of files would be stat'ed on every scheduling pass this job waits
+        # (docs/DESIGN.md, "What a job costs" and "What re-runs").
         turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
         quote_min_chars=THEMES_CFG.get("quote_min_chars", 40),
         count_mode=THEMES_CFG.get("count", "primary"),
         design=DESIGN,
+        settle=QUOTE_PAGES + THEMES_TABLES,
+        settled=SETTLED,
     priority: PRIORITY["study"]
     log:
         "logs/themes.log",
@@ -47,9 +60,12 @@ rule themes:
         "../scripts/themes.py"
 
 
+AFTER_CHECKPOINTS["theme_figures"] = ["codes", "themes"]
+
+
 rule theme_figures:
     input:
-        matrix=rules.themes.output.matrix,
+        matrix=after_checkpoints(AFTER_CHECKPOINTS["theme_figures"], "results/themes/theme_matrix.tsv"),
     output:
         group_pngs=[
             report(f"results/figures/themes_by_{g['id']}.png", caption="../report/themes_by_group.rst",

@@ -36,6 +36,7 @@ for _site in TRANSLATION_SITES:
             markers=site_markers(_site),
             translation=config.get("translation", {}),
             english=EN,
+        priority: PRIORITY["translation"]
         log:
             f"logs/translation/{_site}.log",
         conda:
@@ -44,7 +45,13 @@ for _site in TRANSLATION_SITES:
             "../scripts/translation_check.py"
 
 
-rule translation_summary:
+# A checkpoint (common.smk, "Settled copies"), for the report pages, which read its site x flag-kind
+# table: an edit of one site's words re-runs this job (the review pages show the text) but rarely
+# changes the table.
+SETTLED_FILES.add("results/translation/flags_by_site.tsv")
+
+
+checkpoint translation_summary:
     input:
         # Each site's check writes pairs.tsv, site_flags.tsv and lengths.tsv together: pairs.tsv is the
         # input, the other two are named in params (the site's leak scan has all three as inputs, so
@@ -88,7 +95,9 @@ rule translation_summary:
         english=EN,
         pairs_per_page=REVIEW_PAIRS_PER_PAGE,
         title=f"Translation check — {config.get('study', '')}",
-    priority: PRIORITY["study"]
+        settle=["results/translation/flags_by_site.tsv"],
+        settled=SETTLED,
+    priority: PRIORITY["translation"]
     log:
         "logs/translation/summary.log",
     conda:

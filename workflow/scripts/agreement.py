@@ -11,4 +11,4 @@ i, o, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 run(lambda: agreement_stage(i.codings, i.codebook, i.themes, i.coverage, i.sites, list(p.turns), p.n_boot,
                             p.seed, p.cluster, o.by_code, o.by_theme, o.disagreements, o.summary,
                             p.min_present, p.design),
-    snakemake.log[0])  # noqa: F821
+    snakemake.log[0], settle=(snakemake.params.settle, snakemake.params.settled))  # noqa: F821

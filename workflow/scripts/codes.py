@@ -17,4 +17,4 @@ run(lambda: codes_merge(snakemake.input.codebook, snakemake.input.parts,  # noqa
                         waves=snakemake.params.waves,  # noqa: F821
                         decisions=(list(snakemake.input.decisions) or [None])[0],  # noqa: F821
                         valence=snakemake.params.valence),  # noqa: F821
-    snakemake.log[0])  # noqa: F821
+    snakemake.log[0], settle=(snakemake.params.settle, snakemake.params.settled))  # noqa: F821

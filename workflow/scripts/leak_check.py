@@ -15,7 +15,7 @@ from qualflow.runner import run
 i, o, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 if p.part:
     run(lambda: scan_part(i.sites, i.roster, i.identifiers, list(i.files), o.hits, o.near, o.files,
-                          p.affixes, p.english), snakemake.log[0])  # noqa: F821
+                          p.affixes, p.english, list(p.shown) or None), snakemake.log[0])  # noqa: F821
 else:
     from qualflow.manifest import write_manifest
 

@@ -12,4 +12,4 @@ run(lambda: write_themes(i.codings, i.themes, i.sites, i.roster, list(p.turns), 
                          Path(o.quotes).parent, p.design, coverage=i.coverage,
                          assignments=i.assignments[0] if i.assignments else None, count=p.count_mode,
                          transcripts_out=o.transcripts, summary_out=o.summary, quote_pages=list(o.pages)),
-    snakemake.log[0])  # noqa: F821
+    snakemake.log[0], settle=(snakemake.params.settle, snakemake.params.settled))  # noqa: F821

@@ -11,4 +11,4 @@ i, p, o = snakemake.input, snakemake.params, snakemake.output  # noqa: F821
 run(lambda: translation_summary(p.flags, p.lengths, i.pairs, i.resolutions, p.translation, p.english,
                                 i.sites, p.markers, p.title, p.pairs_per_page,
                                 o.stats, o.flags, o.summary, o.table, o.review, list(o.pages)),
-    snakemake.log[0])  # noqa: F821
+    snakemake.log[0], settle=(snakemake.params.settle, snakemake.params.settled))  # noqa: F821
