@@ -17,8 +17,9 @@ THEMES_TABLES = ["results/themes/theme_matrix.tsv", "results/themes/transcripts.
 SETTLED_FILES.update(QUOTE_PAGES + THEMES_TABLES)
 
 
-# A checkpoint (common.smk, "Settled copies"): a one-word edit re-runs it for the quotes, but its matrix
-# rarely changes, and then the figures and the report pages are not redrawn.
+# A checkpoint (common.smk, "Settled copies"), and a reader of the codes stage's settled copies: an edit
+# of a coded turn re-runs it for the quotes, but its matrix rarely changes, and then the figures and the
+# report pages are not redrawn.
 AFTER_CHECKPOINTS["themes"] = ["codes"]
 
 
