@@ -5,7 +5,11 @@ cold run), changes one word in ``data/synthetic/raw/<site>/<T>.en.txt`` (the dem
 Both are timed in the same process on the same machine, so the figure that matters is the ratio of
 the two walls; the jobs each run executed are listed from Snakemake's own summary.
 
-    .venv/bin/python benchmarks/bench_incremental.py [--site ulm] [--transcript FG1] [--repeat 1] [--copies 1]
+    .venv/bin/python benchmarks/bench_incremental.py [--site ulm] [--transcript FG1] [--repeat 1] [--copies 1] [--coded]
+
+The default edit is in the transcript's last turn (the facilitator's closing words in the demo: no
+coding points at it); ``--coded`` edits the last turn a coding points at instead, which re-runs the
+stages that quote coded turns too (docs/DESIGN.md, "What re-runs").
 
 ``--copies 4`` runs the same edit in a 20-site study (every demo site four times), where the per-site
 work a cold run repeats for every site dominates Snakemake's and the aggregates' fixed costs.
@@ -148,11 +152,26 @@ def slurm_probe_seconds() -> float:
     return time.perf_counter() - t0
 
 
-def one_word_edit(path: Path) -> str:
-    """Change one word of the last speech turn (a typo fixed), keeping everything else."""
+def coded_lines(project: Path, site: str, transcript: str) -> set[int]:
+    """The source lines where the turns a coding points at start (restricted/codes/turns_read.tsv and
+    the pseudonymised turn table's ``line``, after the cold run)."""
+    import csv
+    with (project / "restricted/codes/turns_read.tsv").open(encoding="utf-8") as fh:
+        coded = {int(r["turn"]) for r in csv.DictReader(fh, delimiter="\t")
+                 if r["transcript"] == f"{site}.{transcript}" and r["coded_sha"]}
+    with (project / f"results/pseudonymised/{site}/{transcript}.en.tsv").open(encoding="utf-8") as fh:
+        return {int(r["line"]) for r in csv.DictReader(fh, delimiter="\t") if int(r["turn"]) in coded}
+
+
+def one_word_edit(path: Path, lines_allowed: set[int] | None = None) -> str:
+    """Change one word of the last speech turn (a typo fixed: the word reversed, so the turn keeps its
+    word count), keeping everything else; with ``lines_allowed``, of the last turn starting on one of
+    those lines."""
     text = path.read_text(encoding="utf-8")
     lines = text.splitlines(keepends=True)
     for i in range(len(lines) - 1, -1, -1):
+        if lines_allowed is not None and i + 1 not in lines_allowed:
+            continue
         m = re.search(r"\b(\w{4,})\b", lines[i].split(":", 1)[-1]) if ":" in lines[i] else None
         if m:
             word = m.group(1)
@@ -166,6 +185,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--site", default="ulm")
     ap.add_argument("--transcript", default="FG1")
+    ap.add_argument("--coded", action="store_true",
+                    help="edit a turn a coding points at (the stages that quote it re-run), not the last turn")
     ap.add_argument("--repeat", type=int, default=1, help="cold+incremental pairs (the median is reported)")
     ap.add_argument("--copies", type=int, default=1,
                     help="run a larger study: every demo site this many times (5 x copies sites)")
@@ -177,7 +198,8 @@ def main() -> None:
             copy_project(project)
             n_sites = replicate_sites(project, args.copies) if args.copies > 1 else 5
             cold, cold_cpu, cold_jobs, cold_times = run(project)
-            edited = one_word_edit(project / "data/synthetic/raw" / args.site / f"{args.transcript}.en.txt")
+            lines = coded_lines(project, args.site, args.transcript) if args.coded else None
+            edited = one_word_edit(project / "data/synthetic/raw" / args.site / f"{args.transcript}.en.txt", lines)
             time.sleep(1.0)   # a later mtime than every output, as a real edit would have
             inc, inc_cpu, inc_jobs, inc_times = run(project)
             pairs.append((inc / cold, cold, inc, cold_jobs, inc_jobs, edited, cold_cpu, inc_cpu, cold_times,
@@ -186,7 +208,7 @@ def main() -> None:
     ratio, cold, inc, cold_jobs, inc_jobs, edited, cold_cpu, inc_cpu, cold_times, inc_times = pairs[len(pairs) // 2]
     probe = slurm_probe_seconds()
     print(f"study: {n_sites} sites; cpus={os.cpu_count()}, 1-minute load average {os.getloadavg()[0]:.2f}; edit: "
-          f"data/synthetic/raw/{args.site}/{args.transcript}.en.txt {edited}")
+          f"data/synthetic/raw/{args.site}/{args.transcript}.en.txt {edited}" + (" (a coded turn)" if args.coded else ""))
     if probe > 1:
         print(f"note: `scontrol show config` took {probe:.1f} s here; the SLURM executor plugin asks it at every "
               "Snakemake start (a slurm.conf naming a controller that is not running): both runs include it")

@@ -376,3 +376,21 @@ def test_ordinary_words_are_wordfreqs_own_answer_read_from_the_top_of_its_lists(
     import importlib.util
     assert ("ja" in wordlists.available()) == (importlib.util.find_spec("MeCab") is not None)
     assert ("zh" in wordlists.available()) == (importlib.util.find_spec("jieba") is not None)
+
+
+def test_a_results_file_changed_after_its_checkpoint_settled_it_stops_the_gate(demo, tmp_path):
+    """The gate's part of a checkpoint scans its settled copies (docs/DESIGN.md, "What re-runs"): a
+    results/ file changed by hand afterwards was not scanned, so leak_check says so and fails, one
+    line, no traceback, and no manifest certifies it."""
+    import shutil
+
+    from conftest import snakemake
+    project = tmp_path / "tampered"
+    shutil.copytree(demo, project, symlinks=True)
+    with open(project / "results/codes/codings.tsv", "a", encoding="utf-8") as fh:
+        fh.write("ulm\tulm.FG1\t9\tcoder_a\tmutual\tcommunity_staff_attitudes\tdeductive\tSabine Kieselbach\t0\t1\ttsv\t\n")
+    proc = snakemake(project, "--profile", "profiles/default", check=False)
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert ("results/codes/codings.tsv: changed since the workflow wrote it, so the leak gate has not scanned "
+            "it: restore it or run `snakemake --forcerun codes`") in proc.stderr.splitlines()
+    assert not (project / "results/manifest.tsv").exists()

@@ -448,10 +448,12 @@ def test_adding_a_site_reruns_only_its_jobs_and_the_aggregates(tiny, tmp_path):
     jobs = set(re.findall(r"^(\S+)\s+\d+$", out, flags=re.M)) - {"total", "job"}
     scans = {j for j in jobs if j.startswith("leak_scan_")}
     assert jobs - scans == {"pseudonymise_gamma", "codes_gamma", "pseudonymise_summary", "codes", "agreement",
+                            "agreement_ledger",
                             "participants", "themes", "theme_figures", "framework_matrix", "translation_summary",
                             "report_pages", "leak_check",
                             "all"}
     # The roster has new names: every part of the leak gate looks for them (issue 14), the new site's too.
     assert scans == {f"leak_scan_{p}" for p in ("alpha", "beta", "gamma", "pseudonymise_summary", "codes",
-                                                "agreement", "participants", "themes", "theme_figures",
+                                                "agreement", "agreement_ledger", "participants", "themes",
+                                                "theme_figures",
                                                 "framework_matrix", "translation_summary", "report_pages")}

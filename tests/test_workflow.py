@@ -186,11 +186,12 @@ def test_demo_alpha_equals_an_independent_computation(demo):
 # which an edit of the words leaves unchanged.
 RERUN_AFTER_ULM_EN_EDIT = {
     "pseudonymise_ulm", "translation_check_ulm", "codes_ulm",   # the site's own jobs
-    "pseudonymise_summary", "translation_summary", "codes", "agreement",
+    "pseudonymise_summary", "translation_summary", "codes", "agreement", "agreement_ledger",
     "themes", "theme_figures", "framework_matrix", "report_pages", "leak_check", "all",
     # the leak gate's parts (issue 14): the site's own share, and each study-wide rule that re-ran
     "leak_scan_ulm", "leak_scan_pseudonymise_summary", "leak_scan_translation_summary",
-    "leak_scan_codes", "leak_scan_agreement", "leak_scan_themes", "leak_scan_theme_figures",
+    "leak_scan_codes", "leak_scan_agreement", "leak_scan_agreement_ledger", "leak_scan_themes",
+    "leak_scan_theme_figures",
     "leak_scan_framework_matrix", "leak_scan_report_pages",
 }
 
@@ -256,15 +257,16 @@ def test_a_real_run_after_an_edit_no_coding_points_at_runs_only_what_the_bytes_n
 
 
 def test_a_real_run_after_an_edit_of_a_coded_turn_requotes_it(demo, tmp_path):
-    """The same one-word edit in a turn a coding points at re-runs the stages that quote it, and the
-    new words are what they quote."""
+    """The same one-word edit in a turn a coding points at re-runs the stages that quote it (not the
+    alpha tables), and the new words are what they quote."""
     project = tmp_path / "coded"
     shutil.copytree(demo, project, symlinks=True)
     f = project / "data/synthetic/raw/ulm/FG1.en.txt"
     f.write_text(f.read_text(encoding="utf-8").replace("But maybe a good one.", "But maybe a fine one.", 1),
                  encoding="utf-8")
     ran = _jobs_run(snakemake(project, "--profile", "profiles/default").stderr)
-    assert RUN_AFTER_UNCODED_EDIT | {"themes", "agreement", "framework_matrix"} <= ran
+    assert RUN_AFTER_UNCODED_EDIT | {"themes", "agreement_ledger", "framework_matrix"} <= ran
+    assert "agreement" not in ran           # the alpha tables read no text: no bootstrap again
     assert not any(j.endswith(("_hamburg", "_kampala", "_dar_es_salaam", "_beer_sheva")) for j in ran)
     matrix = (project / "results/framework/framework_matrix.tsv").read_text(encoding="utf-8")
     assert "But maybe a fine one." in matrix and "But maybe a good one." not in matrix

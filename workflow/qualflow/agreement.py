@@ -703,10 +703,12 @@ def summary_markdown(by_code: pd.DataFrame, by_theme: pd.DataFrame, units: pd.Da
 
 def agreement_stage(codings_path: str, codebook_path: str, themes_path: str, coverage_path: str,
                     sites_path: str, turn_paths: Sequence[str], n_boot: int, seed: int,
-                    cluster_by_transcript: bool, out_by_code: str, out_by_theme: str,
-                    out_disagreements: str, out_summary: str, min_present: int = MIN_PRESENT,
+                    cluster_by_transcript: bool, out_by_code: str | None, out_by_theme: str | None,
+                    out_disagreements: str | None, out_summary: str | None, min_present: int = MIN_PRESENT,
                     design: dict | None = None) -> None:
-    """Read the codes stage's outputs and the English pseudonymised turns; write the four outputs.
+    """Read the codes stage's outputs and the English pseudonymised turns; write the four outputs, or
+    some: the alpha tables and the summary (``out_disagreements`` None) need no text, the ledger
+    (the others None) quotes it, so the workflow runs them as two jobs (docs/DESIGN.md, "What re-runs").
 
     ``design`` (the study's design as rule params, ``design.design_params``) names the comparison
     groups and waves the tables break down by; each unit takes its transcript's wave and group values.
@@ -746,19 +748,25 @@ def agreement_stage(codings_path: str, codebook_path: str, themes_path: str, cov
     units = units.merge(tg, on="transcript", how="left")
     groups = [g.id for g in d.groups] + (["wave"] if d.waves else [])
     codings = codings.assign(turn=codings["turn"].astype(int))
+    if out_disagreements:
+        ledger = disagreements(codings, units, coverage)
+        write_tsv(ledger, out_disagreements)
+        log.info("agreement: %d disagreements for the meeting", len(ledger))
+    if not (out_by_code or out_by_theme or out_summary):
+        return
     by_code, by_theme = agreement_tables(codings, units, coverage, book[["code", "label", "theme", "origin"]],
                                          themes[["theme", "label"]], n_boot=n_boot, seed=seed,
                                          cluster_by_transcript=cluster_by_transcript,
                                          min_present=min_present, groups=groups,
                                          orders={"wave": d.wave_ids})
-    ledger = disagreements(codings, units, coverage)
     summary = summary_markdown(by_code, by_theme, units, coverage,
                                corpus_transcripts=units["transcript"].nunique(), versions=software_versions())
-    write_tsv(by_code, out_by_code)
-    write_tsv(by_theme, out_by_theme)
-    write_tsv(ledger, out_disagreements)
-    write_text(summary, out_summary)
+    for table, out in ((by_code, out_by_code), (by_theme, out_by_theme)):
+        if out:
+            write_tsv(table, out)
+    if out_summary:
+        write_text(summary, out_summary)
     pooled = by_code[(by_code["code"] == POOLED) & (by_code["scope"] == "all")]
-    log.info("agreement: %d units double-coded, pooled alpha %s, %d disagreements for the meeting",
+    log.info("agreement: %d units double-coded, pooled alpha %s",
              int(pooled["n_units"].iloc[0]) if len(pooled) else 0,
-             pooled["alpha"].iloc[0] if len(pooled) else "n/a", len(ledger))
+             pooled["alpha"].iloc[0] if len(pooled) else "n/a")

@@ -25,7 +25,7 @@ from qualflow.coder_files import (ORDER_COLUMNS, RAW_COLUMNS, TRANSCRIPT_ID, Cod
                                   discover_codings, load_transcripts, read_codings)
 from qualflow.codes_tables import (CODINGS_COLUMNS, TURNS_COLUMNS, _finish_codings, codebook_table,
                                    coding_packet, coverage_table, export_codes, summary_markdown,
-                                   themes_table, turns_read, turns_table)
+                                   themes_table, turns_read, turns_table, units_read)
 from qualflow.coding_checks import (Decisions, apply_assignments, duplicate_coders, reanchor_table,
                                     row_transcript_problem)
 from qualflow.errors import Problem, raise_if
@@ -372,7 +372,9 @@ def codes_merge(codebook: str, parts: Sequence[str], turns: Sequence[str], codin
         turns_df = all_turns.sort_values("_t", kind="stable")[TURNS_COLUMNS].reset_index(drop=True)
     _write_outputs(book, read, transcripts, order, turns_df, unmapped, outputs, sites, roster,
                    assignments, site_waves, waves, valence)
+    all_turns["_t"] = all_turns["transcript"].map(order)
+    ordered = all_turns.sort_values("_t", kind="stable")
     if "turns_read" in outputs:   # after codings.tsv: the turns it points at
-        all_turns["_t"] = all_turns["transcript"].map(order)
-        write_tsv(turns_read(all_turns.sort_values("_t", kind="stable"), read_results_tsv(outputs["codings"])),
-                  outputs["turns_read"])
+        write_tsv(turns_read(ordered, read_results_tsv(outputs["codings"])), outputs["turns_read"])
+    if "units_read" in outputs:
+        write_tsv(units_read(ordered), outputs["units_read"])

@@ -19,7 +19,8 @@ from qualflow.refiqda import Code, Project, Source, stable_guid
 
 __all__ = ["codebook_table", "themes_table", "coverage_table", "turns_table", "summary_markdown",
            "export_codes", "coding_packet", "CODINGS_COLUMNS", "CODEBOOK_COLUMNS", "COVERAGE_COLUMNS",
-           "THEMES_COLUMNS", "TURNS_COLUMNS", "TURNS_READ_COLUMNS", "turns_read"]
+           "THEMES_COLUMNS", "TURNS_COLUMNS", "TURNS_READ_COLUMNS", "turns_read",
+           "UNITS_READ_COLUMNS", "units_read"]
 
 CODINGS_COLUMNS = ["site", "transcript", "turn", "coder", "code", "theme", "origin", "label",
                    "start", "end", "source", "valence"]
@@ -163,6 +164,7 @@ def turns_table(transcripts: Mapping[str, Transcript], order: Mapping[str, int],
 
 
 TURNS_READ_COLUMNS = ["site", "transcript", "turn", "speaker", "kind", "role", "words", "coded_sha"]
+UNITS_READ_COLUMNS = ["site", "transcript", "turn", "speaker", "kind", "role"]
 
 
 def turns_read(turns: pd.DataFrame, codings: pd.DataFrame) -> pd.DataFrame:
@@ -177,6 +179,13 @@ def turns_read(turns: pd.DataFrame, codings: pd.DataFrame) -> pd.DataFrame:
     keep = [(t, int(n)) in coded for t, n in zip(out["transcript"].astype(str), out["turn"])]
     out["coded_sha"] = out["turn_sha"].where(keep, "")
     return out[TURNS_READ_COLUMNS].reset_index(drop=True)
+
+
+def units_read(turns: pd.DataFrame) -> pd.DataFrame:
+    """restricted/codes/units_read.tsv: what the agreement tables read of the English turns, which
+    turns are units (speech, not a facilitator's), with no words and no text: an edit of the words
+    never re-runs the bootstrap (docs/DESIGN.md, "What re-runs")."""
+    return turns.reindex(columns=UNITS_READ_COLUMNS).reset_index(drop=True)
 
 
 def summary_markdown(codebook: Codebook, themes: pd.DataFrame, book: pd.DataFrame,

@@ -1,14 +1,27 @@
 # Stage 6 (agreement): Krippendorff's alpha per code, theme and pooled, with bootstrap CIs,
-# breakdowns by site, each comparison group (config groups), wave and origin, and the
-# disagreement ledger for the consensus meeting.
-# A checkpoint (common.smk, "Settled copies"): an edit of the words re-runs it for the ledger's quotes,
-# and the report pages only when a table changed.
-AGREEMENT_FILES = [f"results/agreement/{n}" for n in ("by_code.tsv", "by_theme.tsv", "disagreements.tsv",
-                                                       "summary.md")]
+# breakdowns by site, each comparison group (config groups), wave and origin (rule `agreement`), and
+# the disagreement ledger for the consensus meeting (rule `agreement_ledger`).
+# Two jobs (changed: issue 12 item 6): the alpha tables read no text, so an edit of a transcript's
+# words re-runs the ledger, which quotes the disputed turns, and the bootstrap (33 s at 1,000
+# transcripts) only when the codings (an edit can move a coding's offsets) or the units change. Both read the codes stage's settled copies
+# (common.smk, "Settled copies"); `agreement` is a checkpoint itself, for the report pages.
+AGREEMENT_FILES = [f"results/agreement/{n}" for n in ("by_code.tsv", "by_theme.tsv", "summary.md")]
 SETTLED_FILES.update(AGREEMENT_FILES)
-
-
 AFTER_CHECKPOINTS["agreement"] = ["codes"]
+AFTER_CHECKPOINTS["agreement_ledger"] = ["codes"]
+AGREEMENT_PARAMS = dict(
+    # The English turn tables: named here, not inputs. The input units_read (agreement) or turns_read
+    # (the ledger), written by `codes` from the codes_<site> parts, each of which reads its site's
+    # tables, holds all the job reads of them, so a change it can see re-runs it; as inputs, a study's
+    # worth of files would be stat'ed on every scheduling pass the job waits (docs/DESIGN.md, "What a
+    # job costs" and "What re-runs").
+    turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
+    n_boot=config["agreement"].get("bootstrap", 2000),
+    seed=config["agreement"].get("seed", 20181017),
+    cluster=config["agreement"].get("cluster_by_transcript", False),
+    min_present=config["agreement"].get("min_present", 10),
+    design=DESIGN,
+)
 
 
 checkpoint agreement:
@@ -17,8 +30,8 @@ checkpoint agreement:
         codebook=after_checkpoints(["codes"], "results/codes/codebook.tsv"),
         themes=after_checkpoints(["codes"], "results/codes/themes.tsv"),
         coverage=after_checkpoints(["codes"], "results/codes/coverage.tsv"),
-        # what this job reads of the turn tables (params), for Snakemake's decision (codes.smk)
-        turns_read=after_checkpoints(["codes"], TURNS_READ),
+        # which turns are units: what this job reads of the turn tables (codes.smk)
+        units_read=after_checkpoints(["codes"], UNITS_READ),
         sites=config["sites"],
     output:
         by_code=report(
@@ -31,24 +44,13 @@ checkpoint agreement:
             caption="../report/agreement_by_theme.rst",
             category="Agreement",
         ),
-        disagreements="results/agreement/disagreements.tsv",
         summary=report(
             "results/agreement/summary.md",
             caption="../report/agreement_summary.rst",
             category="Agreement",
         ),
     params:
-        # The English turn tables, for the text this job quotes: named here, not inputs. The input
-        # turns_read (written by `codes` from the codes_<site> parts, each of which reads its site's
-        # tables) holds all this job reads of them, so a change it can see re-runs it; as inputs, a
-        # study's worth of files would be stat'ed on every scheduling pass this job waits
-        # (docs/DESIGN.md, "What a job costs" and "What re-runs").
-        turns=[f for site in SITES for f in pseudonymised(site, "tsv", EN)],
-        n_boot=config["agreement"].get("bootstrap", 2000),
-        seed=config["agreement"].get("seed", 20181017),
-        cluster=config["agreement"].get("cluster_by_transcript", False),
-        min_present=config["agreement"].get("min_present", 10),
-        design=DESIGN,
+        **AGREEMENT_PARAMS,
         settle=AGREEMENT_FILES,
         settled=SETTLED,
     priority: PRIORITY["study"]
@@ -60,4 +62,27 @@ checkpoint agreement:
         "../scripts/agreement.py"
 
 
+rule agreement_ledger:
+    input:
+        codings=after_checkpoints(["codes"], "results/codes/codings.tsv"),
+        codebook=after_checkpoints(["codes"], "results/codes/codebook.tsv"),
+        themes=after_checkpoints(["codes"], "results/codes/themes.tsv"),
+        coverage=after_checkpoints(["codes"], "results/codes/coverage.tsv"),
+        # the coded turns' text hashes: what this job reads of the turn tables (codes.smk)
+        turns_read=after_checkpoints(["codes"], TURNS_READ),
+        sites=config["sites"],
+    output:
+        disagreements="results/agreement/disagreements.tsv",
+    params:
+        **AGREEMENT_PARAMS,
+    priority: PRIORITY["study"]
+    log:
+        "logs/agreement_ledger.log",
+    conda:
+        "../envs/qualflow.yaml"
+    script:
+        "../scripts/agreement.py"
+
+
 ALL_OUTPUTS += rules.agreement.output
+ALL_OUTPUTS += rules.agreement_ledger.output

@@ -51,8 +51,10 @@ for _site in SITES:
 # (params) and decide on turns_read.tsv instead: every turn's speaker, kind, role and word count, and the
 # text's hash only for the turns a coding points at (qualflow.codes_tables.turns_read).
 TURNS_READ = f"{RESTRICTED}/codes/turns_read.tsv"
+# ... and the agreement tables on units_read.tsv: which turns are units (no words, no text hashes).
+UNITS_READ = f"{RESTRICTED}/codes/units_read.tsv"
 CODES_TABLES = [f"results/codes/{n}" for n in ("codings.tsv", "codebook.tsv", "themes.tsv", "coverage.tsv")]
-SETTLED_FILES.update(CODES_TABLES + [TURNS_READ])
+SETTLED_FILES.update(CODES_TABLES + [TURNS_READ, UNITS_READ])
 
 
 checkpoint codes:
@@ -92,6 +94,7 @@ checkpoint codes:
         project="results/codes/project.qdpx",
         turns="results/codes/turns.tsv",
         turns_read=TURNS_READ,
+        units_read=UNITS_READ,
         reanchor=report(
             "results/codes/reanchor_review.tsv",
             caption="../report/codes_reanchor.rst",
@@ -108,7 +111,7 @@ checkpoint codes:
         waves=DESIGN["transcript_waves"],
         # how coders' tools record a coding's valence besides the TSV column (qualflow.valence)
         valence=config.get("valence", {}),
-        settle=CODES_TABLES + [TURNS_READ],
+        settle=CODES_TABLES + [TURNS_READ, UNITS_READ],
         settled=SETTLED,
     priority: PRIORITY["codes"]
     log:

@@ -78,6 +78,10 @@ rule leak_check:
     params:
         part=False,
         gated=GATED,
+        # the checkpoints' settled results/ files (common.smk) and the rule that writes each
+        settled_files={f: r.name for r in workflow.rules for f in map(str, r.output) if f in SETTLED_FILES
+                       and f.startswith("results/")},
+        settled=SETTLED,
         affixes=config.get("affixes", {}),
         english=EN,
     priority: PRIORITY["study"]
