@@ -61,7 +61,17 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/gate.smk"
 
 
+# The run's targets: the gate's result and manifest, which need every results/ file (each is scanned
+# by a part, and leak_check reads every part), and every file outside results/ (restricted/, the
+# jobs' own records). Not the results/ files themselves (changed: issue 12 item 6): this job is looked
+# at again whenever a checkpoint finishes, and resolving the study's 10,000 outputs cost ~2 s each
+# time at 1,000 transcripts.
+ALL_TARGETS = list(rules.leak_check.output) + sorted(
+    {str(f) for r in workflow.rules for f in r.output if not str(f).startswith("results/")}
+)
+
+
 rule all:
     input:
-        ALL_OUTPUTS,
+        ALL_TARGETS,
     default_target: True

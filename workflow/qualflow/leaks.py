@@ -150,40 +150,36 @@ def _with_decoded(text: str, inert: frozenset[str] = INERT) -> list[str]:
     return [text]
 
 
-def file_texts(path: Path, inert: frozenset[str] = INERT,
-               label: str | None = None) -> Iterator[tuple[str, list[str]]]:
+def file_texts(path: Path, inert: frozenset[str] = INERT) -> Iterator[tuple[str, list[str]]]:
     """(label, segments) to scan for one file, one at a time: a zip yields one per member.
 
     A markup file has two segments when its character references could hide a name (_with_decoded),
     its text and the same text with references decoded, scanned as if joined by a newline but never
     copied into one string: a large page is held twice, not four times. Its base64 ``data:`` payloads
     are scanned decoded, each as ``<path>!data<k>`` (a zip's members as ``<path>!data<k>!<member>``).
-    ``label``: the name to report instead of ``path`` (a settled copy read for the results/ file whose
-    bytes it holds: the name decides the site and language).
     """
-    name = label or str(path)
     if path.suffix.lower() in ZIP_SUFFIXES and zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as z:
-            for member in sorted(z.namelist()):
-                if not member.endswith("/"):
-                    yield f"{name}!{member}", [z.read(member).decode("utf-8", "replace")]
+            for name in sorted(z.namelist()):
+                if not name.endswith("/"):
+                    yield f"{path}!{name}", [z.read(name).decode("utf-8", "replace")]
         return
     with path.open("rb") as fh:
         png = fh.read(4) == b"\x89PNG"
     if png:
-        yield name, [_png_text(path.read_bytes())]
+        yield str(path), [_png_text(path.read_bytes())]
         return
     text = path.read_bytes().decode("utf-8", "replace")
     if path.suffix.lower() in MARKUP_SUFFIXES:
         text = blank_markup(text)   # tag and attribute names are the format's words, not data (<meta>)
-        text, inner = _embedded(name, text)
-        yield name, _with_decoded(text, inert)
+        text, inner = _embedded(str(path), text)
+        yield str(path), _with_decoded(text, inert)
         for label, data, mime in inner:
             yield from _data_texts(label, data, mime, 1, inert)
     elif path.suffix.lower() == ".ipynb":
-        yield name, _with_decoded(text, inert)
+        yield str(path), _with_decoded(text, inert)
     else:
-        yield name, [text]
+        yield str(path), [text]
 
 
 WINDOW = 1 << 22      # characters the matcher sees at once: its working memory is tens of bytes per character
@@ -350,13 +346,12 @@ class ScanPart:
 
 
 def scan_files(paths: list[Path], entries: list[Entry], near_threshold: float = 0.92,
-               scope: Scope | None = None, labels: list[str] | None = None) -> ScanPart:
+               scope: Scope | None = None) -> ScanPart:
     """Find name hits (fail-safe: affixed and partial forms too) and near misses in the given files.
 
     Not counted: occurrences inside the pipeline's own fixed text (leak_context.FixedText, built only
     when there is a hit to judge). Memory stays bounded by the largest file's text: the matcher sees
-    it a window at a time, and a near-miss token keeps its first line, not the text. ``labels``: the
-    name each path is reported under (default: the path; see ``file_texts``).
+    it a window at a time, and a near-miss token keeps its first line, not the text.
     """
     scope = scope or Scope({}, language_rules(None))
     matcher = Matcher(entries, AffixRules(scope.rules))
@@ -369,11 +364,10 @@ def scan_files(paths: list[Path], entries: list[Entry], near_threshold: float = 
     inert = INERT - {ch for e in entries for ch in e.form}
     tokens: dict[str, str] = {}        # token -> the file (label) it first appears in, in path order
     seen_words: set[str] = set()       # whitespace-separated words already tokenised (their tokens are in)
-    sources: dict[str, tuple[Path, str]] = {}   # label -> its path and name, to find a near miss's line
-    for k, path in enumerate(paths):
+    sources: dict[str, Path] = {}      # label -> its path, to find a near miss's line afterwards
+    for path in paths:
         n_fixed = 0
-        shown = labels[k] if labels else str(path)
-        for label, segments in file_texts(path, inert, shown):
+        for label, segments in file_texts(path, inert):
             site, lang = scope.where(label)
             strict = bool(scope.unruled({lang})) if lang else strict_all
             text = _Joined(segments)
@@ -401,9 +395,9 @@ def scan_files(paths: list[Path], entries: list[Entry], near_threshold: float = 
             new -= tokens.keys()
             if new:
                 tokens.update(dict.fromkeys(new, label))
-                sources[label] = (path, shown)
+                sources[label] = path
             del segments, text
-        files.append({"file": shown, "fixed": n_fixed})
+        files.append({"file": str(path), "fixed": n_fixed})
     near_rows = _near_misses(tokens, single, form_key, near_threshold)
     _add_lines(near_rows, sources, inert)
     return ScanPart(pd.DataFrame(hits, columns=PART_COLUMNS), pd.DataFrame(near_rows, columns=NEAR_COLUMNS),
@@ -552,7 +546,7 @@ def _near_misses(tokens: dict[str, str], forms: list[str], form_key: dict[str, s
     return rows
 
 
-def _add_lines(rows: list[dict], sources: dict[str, tuple[Path, str]], inert: frozenset[str] = INERT) -> None:
+def _add_lines(rows: list[dict], sources: dict[str, Path], inert: frozenset[str] = INERT) -> None:
     """Set each near miss's line: where its token first appears in its file (the file read again,
     once, only when it holds a near miss; the scan keeps no text alive for this)."""
     wanted: dict[str, set[str]] = {}
@@ -560,8 +554,7 @@ def _add_lines(rows: list[dict], sources: dict[str, tuple[Path, str]], inert: fr
         wanted.setdefault(r["file"], set()).add(r["token"])
     lines: dict[tuple[str, str], int] = {}
     for label, toks in wanted.items():
-        path, shown = sources[label]
-        segments = next(segs for lab, segs in file_texts(path, inert, shown) if lab == label)
+        segments = next(segs for lab, segs in file_texts(sources[label], inert) if lab == label)
         line, left = 1, set(toks)
         for seg in segments:           # a markup file's unescaped copy follows its text after a newline
             pos = 0
@@ -708,16 +701,12 @@ def run_gate(sites_path: str, roster_path: str, identifiers_path: str, files: li
 
 
 def scan_part(sites_path: str, roster_path: str, identifiers_path: str, files: list[str], out_hits: str,
-              out_near: str, out_files: str, affixes: dict | None = None, english: str = "en",
-              shown_as: list[str] | None = None) -> None:
+              out_near: str, out_files: str, affixes: dict | None = None, english: str = "en") -> None:
     """One share of the gate (a site's own outputs, or one study-wide rule's), scanned for every
     site's names as soon as those files exist; the tables go to restricted/ (they name hits and
-    their context). Never fails by itself: ``run_gate`` applies the decisions and reports every leak.
-    ``shown_as``: the results/ name of each file read (a checkpoint's settled copies hold the bytes of
-    its results/ files; the workflow's gate reads those, docs/DESIGN.md "What re-runs")."""
+    their context). Never fails by itself: ``run_gate`` applies the decisions and reports every leak."""
     scope = study_scope(read_sites(sites_path), affixes, english)
-    part = scan_files([Path(f) for f in files], load_entries(sites_path, roster_path, identifiers_path), scope=scope,
-                      labels=list(shown_as) if shown_as else None)
+    part = scan_files([Path(f) for f in files], load_entries(sites_path, roster_path, identifiers_path), scope=scope)
     write_tsv(part.hits, out_hits)
     write_tsv(part.near, out_near)
     write_tsv(part.files, out_files)

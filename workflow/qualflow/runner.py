@@ -89,14 +89,6 @@ def settle_copies(files: Sequence[str], root: str | Path) -> int:
     return written
 
 
-def unsettled(files: Sequence[str], root: str | Path) -> list[str]:
-    """The ``files`` whose settled copy under ``root`` exists and holds other bytes: changed since the
-    job that wrote them settled them (by hand, or by something outside the workflow). The jobs that
-    read the copies, and the leak gate's parts, did not see the change."""
-    return [f for f in files if (Path(root) / f).exists() and Path(f).exists()
-            and not _same_bytes(Path(f), Path(root) / f)]
-
-
 def job_input_errors(log_dir: str | Path, since: float) -> list[str]:
     """The user-input problems the failed jobs of this run logged (``run`` logs each as one ERROR
     line), oldest log first: what the Snakefile's ``onerror`` prints last, alone, so they are not

@@ -82,7 +82,3 @@ rule agreement_ledger:
         "../envs/qualflow.yaml"
     script:
         "../scripts/agreement.py"
-
-
-ALL_OUTPUTS += rules.agreement.output
-ALL_OUTPUTS += rules.agreement_ledger.output

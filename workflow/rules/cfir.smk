@@ -136,8 +136,3 @@ if CFIR is not None:
             "../envs/qualflow.yaml"
         script:
             "../scripts/cfir_findings.py"
-
-    ALL_OUTPUTS += rules.cfir_findings.output
-    ALL_OUTPUTS += rules.cfir_ratings.output
-    ALL_OUTPUTS += rules.cfir_change.output
-    ALL_OUTPUTS += rules.cfir_figures.output

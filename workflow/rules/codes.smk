@@ -120,6 +120,3 @@ checkpoint codes:
         "../envs/qualflow.yaml"
     script:
         "../scripts/codes.py"
-
-
-ALL_OUTPUTS += rules.codes.output

@@ -146,18 +146,19 @@ def settled(path):
     return f"{SETTLED}/{path}"
 
 
-def after_checkpoints(names, files):
+def after_checkpoints(names, files, copies=True):
     """An input function: ``files`` (a path or a list) once the checkpoints ``names`` have finished,
-    each file that has a settled copy (SETTLED_FILES) read as that copy. Calling ``.get()`` on every
-    checkpoint upstream makes Snakemake evaluate the job again after each; until one has finished, the
-    job waits for it. A copy not (yet) written, e.g. restricted/ deleted, falls back to the file."""
+    each file that has a settled copy (SETTLED_FILES) read as that copy (``copies=False``: the files
+    themselves, for a job that must only be looked at again). Calling ``.get()`` on every checkpoint
+    upstream makes Snakemake evaluate the job again after each; until one has finished, the job waits
+    for it. A copy not (yet) written, e.g. restricted/ deleted, falls back to the file."""
     single = isinstance(files, str)
     files = [files] if single else [str(f) for f in files]
 
     def inputs(wildcards):
         for name in names:
             getattr(checkpoints, name).get()
-        out = [settled(f) if f in SETTLED_FILES and Path(settled(f)).exists() else f for f in files]
+        out = [settled(f) if copies and f in SETTLED_FILES and Path(settled(f)).exists() else f for f in files]
         return out[0] if single else out
 
     return inputs
@@ -183,8 +184,6 @@ AFTER_CHECKPOINTS = {}
 # its scan, then leak_check), and a cold run is busy on both cores whatever the order.
 PRIORITY = {"codes": 10, "study": 10, "translation": 20}   # every other job: 0, Snakemake's default
 
-# Every stage's rule file appends its final outputs here; `rule all` asks for all of them.
-ALL_OUTPUTS = []
 
 
 def manifest_inputs():

@@ -74,6 +74,3 @@ rule framework_matrix:
         "../envs/qualflow.yaml"
     script:
         "../scripts/framework_matrix.py"
-
-
-ALL_OUTPUTS += rules.framework_matrix.output

@@ -1,6 +1,6 @@
 # Stage 9 (gate and manifest): the leak gate scans every shareable output for every roster and
 # identifier name and fails the workflow on a hit; the manifest records hashes and versions.
-# Every output of every rule that lands under results/ (not only the final ones in ALL_OUTPUTS).
+# Every output of every rule that lands under results/.
 GATED = sorted(
     {str(f) for r in workflow.rules for f in r.output if str(f).startswith("results/")}
 )
@@ -19,13 +19,12 @@ GATE_PARTS = gate_parts({r.name: [str(f) for f in r.output] for r in workflow.ru
 GATE_DECISIONS = [f for f in [config.get("gate_decisions", "")] if f and Path(f).exists()]
 
 
-# A checkpoint's part reads the settled copies of its files and a reader's part waits for the
-# checkpoints its rule reads (common.smk, "Settled copies"), so a part whose files kept their bytes is
-# not scanned again; `shown` names each file as its results/ path.
-_CHECKPOINT_RULES = {r.name for r in workflow.rules if r.is_checkpoint}
+# A part always scans the files themselves. The part of a rule that reads settled copies waits for the
+# checkpoints its rule reads (common.smk, "Settled copies"), so that Snakemake looks at it again when its
+# rule is skipped, and skips it too.
 for _part, _files in GATE_PARTS.items():
     _rule = _part.split("/", 1)[1]
-    _after = ([_rule] if _rule in _CHECKPOINT_RULES else []) + AFTER_CHECKPOINTS.get(_rule, [])
+    _after = AFTER_CHECKPOINTS.get(_rule, [])
 
     rule:
         name:
@@ -34,14 +33,13 @@ for _part, _files in GATE_PARTS.items():
             sites=config["sites"],
             roster=config["roster"],
             identifiers=config["identifiers"],
-            files=after_checkpoints(_after, _files) if _after else _files,
+            files=after_checkpoints(_after, _files, copies=False) if _after else _files,
         output:
             hits=f"{RESTRICTED}/leak/{_part}/hits.tsv",
             near=f"{RESTRICTED}/leak/{_part}/near_misses.tsv",
             files=f"{RESTRICTED}/leak/{_part}/files.tsv",
         params:
             part=True,
-            shown=_files if _after else [],
             affixes=config.get("affixes", {}),
             english=EN,
         # a study-wide rule's scan as soon as it can (it waits with a study's worth of files); a
@@ -69,7 +67,6 @@ rule leak_check:
         part_near=[f"{RESTRICTED}/leak/{p}/near_misses.tsv" for p in GATE_PARTS],
         part_files=[f"{RESTRICTED}/leak/{p}/files.tsv" for p in GATE_PARTS],
         data=manifest_inputs(),
-        outputs=GATED,
     output:
         hits="results/leak_check.tsv",
         decisions="results/leak_decisions.tsv",
@@ -78,10 +75,6 @@ rule leak_check:
     params:
         part=False,
         gated=GATED,
-        # the checkpoints' settled results/ files (common.smk) and the rule that writes each
-        settled_files={f: r.name for r in workflow.rules for f in map(str, r.output) if f in SETTLED_FILES
-                       and f.startswith("results/")},
-        settled=SETTLED,
         affixes=config.get("affixes", {}),
         english=EN,
     priority: PRIORITY["study"]
@@ -91,6 +84,3 @@ rule leak_check:
         "../envs/qualflow.yaml"
     script:
         "../scripts/leak_check.py"
-
-
-ALL_OUTPUTS += rules.leak_check.output

@@ -34,6 +34,3 @@ rule participants:
         "../envs/qualflow.yaml"
     script:
         "../scripts/participants.py"
-
-
-ALL_OUTPUTS += rules.participants.output

@@ -57,7 +57,3 @@ rule pseudonymise_summary:
         "../envs/qualflow.yaml"
     script:
         "../scripts/pseudonymise_summary.py"
-
-
-ALL_OUTPUTS += rules.pseudonymise_summary.output
-ALL_OUTPUTS += [f for site in SITES for f in pseudonymised(site, "tsv") + pseudonymised(site, "txt")]

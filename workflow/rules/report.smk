@@ -39,6 +39,3 @@ rule report_pages:
         "../envs/qualflow.yaml"
     script:
         "../scripts/report_pages.py"
-
-
-ALL_OUTPUTS += rules.report_pages.output

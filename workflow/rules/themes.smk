@@ -86,7 +86,3 @@ rule theme_figures:
         "../envs/qualflow.yaml"
     script:
         "../scripts/theme_figures.py"
-
-
-ALL_OUTPUTS += rules.themes.output
-ALL_OUTPUTS += rules.theme_figures.output

@@ -104,6 +104,3 @@ checkpoint translation_summary:
         "../envs/qualflow.yaml"
     script:
         "../scripts/translation_summary.py"
-
-
-ALL_OUTPUTS += rules.translation_summary.output

@@ -15,25 +15,16 @@ from qualflow.runner import run
 i, o, p = snakemake.input, snakemake.output, snakemake.params  # noqa: F821
 if p.part:
     run(lambda: scan_part(i.sites, i.roster, i.identifiers, list(i.files), o.hits, o.near, o.files,
-                          p.affixes, p.english, list(p.shown) or None), snakemake.log[0])  # noqa: F821
+                          p.affixes, p.english), snakemake.log[0])  # noqa: F821
 else:
     from qualflow.manifest import write_manifest
 
     parts = list(zip(i.part_hits, i.part_near, i.part_files))
 
     def gate_then_manifest():
-        from qualflow.errors import InputError, Problem
-        from qualflow.runner import unsettled
-        # The gate's parts of the checkpoints scanned their settled copies: a results/ file that no
-        # longer holds those bytes was not scanned (docs/DESIGN.md, "What re-runs").
-        changed = unsettled(list(p.settled_files), p.settled)
-        if changed:
-            raise InputError.collect([Problem(f, None, (
-                "changed since the workflow wrote it, so the leak gate has not scanned it: restore it "
-                f"or run `snakemake --forcerun {p.settled_files[f]}`")) for f in changed])
         run_gate(i.sites, i.roster, i.identifiers, [], o.hits, o.near, p.affixes, p.english,
                  i.decisions[0] if i.decisions else None, o.decisions, parts, list(p.gated))
-        write_manifest(list(i.data), list(i.outputs) + [o.hits, o.decisions], dict(snakemake.config),  # noqa: F821
+        write_manifest(list(i.data), list(p.gated) + [o.hits, o.decisions], dict(snakemake.config),  # noqa: F821
                        o.manifest, o.decisions)
 
     run(gate_then_manifest, snakemake.log[0])  # noqa: F821
