@@ -62,12 +62,15 @@ include: "workflow/rules/gate.smk"
 
 
 # The run's targets: the gate's result and manifest, which need every results/ file (each is scanned
-# by a part, and leak_check reads every part), and every file outside results/ (restricted/, the
-# jobs' own records). Not the results/ files themselves (changed: issue 12 item 6): this job is looked
-# at again whenever a checkpoint finishes, and resolving the study's 10,000 outputs cost ~2 s each
-# time at 1,000 transcripts.
+# by a part, and leak_check reads every part), one results/ file of every rule (so that a dry run lists
+# the jobs that a checkpoint's readers would otherwise only add once it has finished), and every file
+# outside results/ (restricted/, the jobs' own records). Not every results/ file (changed: issue 12
+# item 6): this job is looked at again whenever a checkpoint finishes, and resolving the study's 10,000
+# outputs cost ~2 s each time at 1,000 transcripts.
 ALL_TARGETS = list(rules.leak_check.output) + sorted(
     {str(f) for r in workflow.rules for f in r.output if not str(f).startswith("results/")}
+    | {next(str(f) for f in r.output if str(f).startswith("results/"))
+       for r in workflow.rules if any(str(f).startswith("results/") for f in r.output)}
 )
 
 
