@@ -86,9 +86,10 @@ def _write_outputs(book: Codebook, read: CodingSet, transcripts: Mapping[str, Tr
                    order: Mapping[str, int], turns: pd.DataFrame | None, unmapped: str,
                    outputs: Mapping[str, str], sites: str | None, roster: str | None,
                    assignments: str | None, site_waves: str | None, waves: Mapping[str, str] | None,
-                   valence: Mapping | None) -> None:
+                   valence: Mapping | None) -> pd.DataFrame:
     """What the study-wide job does once every coding is read: coverage, labels to codes, every
-    output table and export (shared by :func:`codes_stage` and :func:`codes_merge`)."""
+    output table and export (shared by :func:`codes_stage` and :func:`codes_merge`). Returns the
+    codings as written to codings.tsv."""
     table = read_tsv(assignments, "coding_assignments.schema.yaml", allow_empty=True) \
         if assignments else None
     covered, counted, problems = apply_assignments(read.coverage, read.delivered, table,
@@ -133,6 +134,7 @@ def _write_outputs(book: Codebook, read: CodingSet, transcripts: Mapping[str, Tr
         log.info("%s: %s coded %d units (%d codings)", r.transcript, r.coder, r.n_units, r.n_codings)
     log.info("%d codings, %d codes used, %d unmapped labels", len(codings_df),
              int((book_df["n_codings"] > 0).sum()), len(um))
+    return codings_df
 
 
 # =========================================================================== per site, then merged
@@ -366,15 +368,12 @@ def codes_merge(codebook: str, parts: Sequence[str], turns: Sequence[str], codin
         ledger = Decisions.read(decisions)
         ledger.used = used & set(ledger.rows)
         ledger.warn_unused()
-    turns_df = None
-    if "turns" in outputs:
-        all_turns["_t"] = all_turns["transcript"].map(order)
-        turns_df = all_turns.sort_values("_t", kind="stable")[TURNS_COLUMNS].reset_index(drop=True)
-    _write_outputs(book, read, transcripts, order, turns_df, unmapped, outputs, sites, roster,
-                   assignments, site_waves, waves, valence)
     all_turns["_t"] = all_turns["transcript"].map(order)
     ordered = all_turns.sort_values("_t", kind="stable")
-    if "turns_read" in outputs:   # after codings.tsv: the turns it points at
-        write_tsv(turns_read(ordered, read_results_tsv(outputs["codings"])), outputs["turns_read"])
+    turns_df = ordered[TURNS_COLUMNS].reset_index(drop=True) if "turns" in outputs else None
+    codings_df = _write_outputs(book, read, transcripts, order, turns_df, unmapped, outputs, sites, roster,
+                                assignments, site_waves, waves, valence)
+    if "turns_read" in outputs:   # the turns codings.tsv points at
+        write_tsv(turns_read(ordered, codings_df), outputs["turns_read"])
     if "units_read" in outputs:
         write_tsv(units_read(ordered), outputs["units_read"])

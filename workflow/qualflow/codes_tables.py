@@ -168,7 +168,7 @@ UNITS_READ_COLUMNS = ["site", "transcript", "turn", "speaker", "kind", "role"]
 
 
 def turns_read(turns: pd.DataFrame, codings: pd.DataFrame) -> pd.DataFrame:
-    """restricted/codes/turns_read.tsv: what the study-wide stages that quote (themes, agreement,
+    """restricted/codes/turns_read.tsv: what the study-wide stages that quote (themes, agreement_ledger,
     framework_matrix) read of the English turns, without the text: every turn's speaker, kind, role
     and word count, and the text's hash for the turns a coding points at (``coded_sha``; they quote
     only those). The jobs read the turn tables themselves; Snakemake decides on this table's settled
@@ -184,7 +184,8 @@ def turns_read(turns: pd.DataFrame, codings: pd.DataFrame) -> pd.DataFrame:
 def units_read(turns: pd.DataFrame) -> pd.DataFrame:
     """restricted/codes/units_read.tsv: what the agreement tables read of the English turns, which
     turns are units (speech, not a facilitator's), with no words and no text: an edit of the words
-    never re-runs the bootstrap (docs/DESIGN.md, "What re-runs")."""
+    leaves it as it was, so the bootstrap re-runs only when the codings change (docs/DESIGN.md,
+    "What re-runs")."""
     return turns.reindex(columns=UNITS_READ_COLUMNS).reset_index(drop=True)
 
 

@@ -47,9 +47,9 @@ for _site in SITES:
 
 # A checkpoint (common.smk, "Settled copies"): an edit of the words re-runs it (project.qdpx and the
 # coding packet hold the text) but leaves its tables as they were, and the report pages read those.
-# The stages that quote the text (themes, agreement, framework_matrix) read the turn tables themselves
-# (params) and decide on turns_read.tsv instead: every turn's speaker, kind, role and word count, and the
-# text's hash only for the turns a coding points at (qualflow.codes_tables.turns_read).
+# The stages that quote the text (themes, agreement_ledger, framework_matrix) read the turn tables
+# themselves (params) and decide on turns_read.tsv instead: every turn's speaker, kind, role and word
+# count, and the text's hash only for the turns a coding points at (qualflow.codes_tables.turns_read).
 TURNS_READ = f"{RESTRICTED}/codes/turns_read.tsv"
 # ... and the agreement tables on units_read.tsv: which turns are units (no words, no text hashes).
 UNITS_READ = f"{RESTRICTED}/codes/units_read.tsv"

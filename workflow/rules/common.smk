@@ -158,7 +158,8 @@ def after_checkpoints(names, files, copies=True):
     def inputs(wildcards):
         for name in names:
             getattr(checkpoints, name).get()
-        out = [settled(f) if copies and f in SETTLED_FILES and Path(settled(f)).exists() else f for f in files]
+        out = [settled(f) if copies and f in SETTLED_FILES and Path(settled(f)).exists() else f
+               for f in files]
         return out[0] if single else out
 
     return inputs

@@ -1,7 +1,10 @@
 # The report's own pages (qualflow.report): the front page with the run's key numbers and Table 2, and
 # the agreement results, quotes and codebook as HTML, so `snakemake --report` shows every table inside
 # results/report.html instead of a download link. Reads results/ only.
-AFTER_CHECKPOINTS["report_pages"] = ["codes", "themes", "agreement"] + (["translation_summary"] if TRANSLATION_SITES else [])
+AFTER_CHECKPOINTS["report_pages"] = ["codes", "themes", "agreement"] + (
+    ["translation_summary"] if TRANSLATION_SITES else []
+)
+_AFTER = AFTER_CHECKPOINTS["report_pages"]
 
 
 # Its inputs from the checkpoints are their settled copies (common.smk, "Settled copies"): an edit that
@@ -9,15 +12,15 @@ AFTER_CHECKPOINTS["report_pages"] = ["codes", "themes", "agreement"] + (["transl
 rule report_pages:
     input:
         table2="results/tables/table2.tsv",
-        by_code=after_checkpoints(AFTER_CHECKPOINTS["report_pages"], "results/agreement/by_code.tsv"),
-        by_theme=after_checkpoints(AFTER_CHECKPOINTS["report_pages"], "results/agreement/by_theme.tsv"),
-        agreement=after_checkpoints(AFTER_CHECKPOINTS["report_pages"], "results/agreement/summary.md"),
-        quote_pages=after_checkpoints(AFTER_CHECKPOINTS["report_pages"], QUOTE_PAGES),
-        transcripts=after_checkpoints(AFTER_CHECKPOINTS["report_pages"], "results/themes/transcripts.tsv"),
-        codebook=after_checkpoints(AFTER_CHECKPOINTS["report_pages"], "results/codes/codebook.tsv"),
-        themes=after_checkpoints(AFTER_CHECKPOINTS["report_pages"], "results/codes/themes.tsv"),
-        coverage=after_checkpoints(AFTER_CHECKPOINTS["report_pages"], "results/codes/coverage.tsv"),
-        flags=after_checkpoints(AFTER_CHECKPOINTS["report_pages"], ["results/translation/flags_by_site.tsv"])
+        by_code=after_checkpoints(_AFTER, "results/agreement/by_code.tsv"),
+        by_theme=after_checkpoints(_AFTER, "results/agreement/by_theme.tsv"),
+        agreement=after_checkpoints(_AFTER, "results/agreement/summary.md"),
+        quote_pages=after_checkpoints(_AFTER, QUOTE_PAGES),
+        transcripts=after_checkpoints(_AFTER, "results/themes/transcripts.tsv"),
+        codebook=after_checkpoints(_AFTER, "results/codes/codebook.tsv"),
+        themes=after_checkpoints(_AFTER, "results/codes/themes.tsv"),
+        coverage=after_checkpoints(_AFTER, "results/codes/coverage.tsv"),
+        flags=after_checkpoints(_AFTER, ["results/translation/flags_by_site.tsv"])
         if TRANSLATION_SITES else [],
         sites=config["sites"],
     output:
