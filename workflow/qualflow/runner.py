@@ -51,18 +51,6 @@ def run(main: Callable[[], None], log_path: str | None = None,
         raise
 
 
-def _same_bytes(a: Path, b: Path) -> bool:
-    if a.stat().st_size != b.stat().st_size:
-        return False
-    with a.open("rb") as fa, b.open("rb") as fb:
-        while True:
-            x, y = fa.read(1 << 20), fb.read(1 << 20)
-            if x != y:
-                return False
-            if not x:
-                return True
-
-
 def settle_copies(files: Sequence[str], root: str | Path) -> int:
     """Copy each of ``files`` to ``root/<file>`` only where the copy is missing or its bytes differ;
     return how many were written. An unchanged copy keeps its modification time: that is the point.
@@ -73,13 +61,14 @@ def settle_copies(files: Sequence[str], root: str | Path) -> int:
     the bytes they read did not change. Each copy is written to a temporary file and renamed, so a
     reader never sees half a copy.
     """
+    import filecmp
     import os
     import shutil
 
     written = 0
     for f in files:
         src, dst = Path(f), Path(root) / f
-        if dst.exists() and _same_bytes(src, dst):
+        if dst.exists() and filecmp.cmp(src, dst, shallow=False):
             continue
         dst.parent.mkdir(parents=True, exist_ok=True)
         tmp = dst.with_name(f".{dst.name}.settling")

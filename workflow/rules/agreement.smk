@@ -3,10 +3,10 @@
 # the disagreement ledger for the consensus meeting (rule `agreement_ledger`).
 # Two jobs (changed: issue 12 item 6): the alpha tables read no text, so an edit of a transcript's
 # words re-runs the ledger, which quotes the disputed turns, and the bootstrap (33 s at 1,000
-# transcripts) only when the codings (an edit can move a coding's offsets) or the units change. Both read the codes stage's settled copies
-# (common.smk, "Settled copies"); `agreement` is a checkpoint itself, for the report pages.
+# transcripts) only when the codings (an edit can move a coding's offsets) or the units change. Both
+# read the codes stage's settled copies (common.smk, "Settled copies"); `agreement` is a checkpoint
+# itself, for the report pages.
 AGREEMENT_FILES = [f"results/agreement/{n}" for n in ("by_code.tsv", "by_theme.tsv", "summary.md")]
-SETTLED_FILES.update(AGREEMENT_FILES)
 AFTER_CHECKPOINTS["agreement"] = ["codes"]
 AFTER_CHECKPOINTS["agreement_ledger"] = ["codes"]
 AGREEMENT_PARAMS = dict(
@@ -26,12 +26,12 @@ AGREEMENT_PARAMS = dict(
 
 checkpoint agreement:
     input:
-        codings=after_checkpoints(["codes"], "results/codes/codings.tsv"),
-        codebook=after_checkpoints(["codes"], "results/codes/codebook.tsv"),
-        themes=after_checkpoints(["codes"], "results/codes/themes.tsv"),
-        coverage=after_checkpoints(["codes"], "results/codes/coverage.tsv"),
+        codings=after_checkpoints(AFTER_CHECKPOINTS["agreement"], "results/codes/codings.tsv"),
+        codebook=after_checkpoints(AFTER_CHECKPOINTS["agreement"], "results/codes/codebook.tsv"),
+        themes=after_checkpoints(AFTER_CHECKPOINTS["agreement"], "results/codes/themes.tsv"),
+        coverage=after_checkpoints(AFTER_CHECKPOINTS["agreement"], "results/codes/coverage.tsv"),
         # which turns are units: what this job reads of the turn tables (codes.smk)
-        units_read=after_checkpoints(["codes"], UNITS_READ),
+        units_read=after_checkpoints(AFTER_CHECKPOINTS["agreement"], UNITS_READ),
         sites=config["sites"],
     output:
         by_code=report(
@@ -51,8 +51,7 @@ checkpoint agreement:
         ),
     params:
         **AGREEMENT_PARAMS,
-        settle=AGREEMENT_FILES,
-        settled=SETTLED,
+        **settling(AGREEMENT_FILES),
     priority: PRIORITY["study"]
     log:
         "logs/agreement.log",
@@ -64,12 +63,12 @@ checkpoint agreement:
 
 rule agreement_ledger:
     input:
-        codings=after_checkpoints(["codes"], "results/codes/codings.tsv"),
-        codebook=after_checkpoints(["codes"], "results/codes/codebook.tsv"),
-        themes=after_checkpoints(["codes"], "results/codes/themes.tsv"),
-        coverage=after_checkpoints(["codes"], "results/codes/coverage.tsv"),
+        codings=after_checkpoints(AFTER_CHECKPOINTS["agreement_ledger"], "results/codes/codings.tsv"),
+        codebook=after_checkpoints(AFTER_CHECKPOINTS["agreement_ledger"], "results/codes/codebook.tsv"),
+        themes=after_checkpoints(AFTER_CHECKPOINTS["agreement_ledger"], "results/codes/themes.tsv"),
+        coverage=after_checkpoints(AFTER_CHECKPOINTS["agreement_ledger"], "results/codes/coverage.tsv"),
         # the coded turns' text hashes: what this job reads of the turn tables (codes.smk)
-        turns_read=after_checkpoints(["codes"], TURNS_READ),
+        turns_read=after_checkpoints(AFTER_CHECKPOINTS["agreement_ledger"], TURNS_READ),
         sites=config["sites"],
     output:
         disagreements="results/agreement/disagreements.tsv",

@@ -54,7 +54,6 @@ TURNS_READ = f"{RESTRICTED}/codes/turns_read.tsv"
 # ... and the agreement tables on units_read.tsv: which turns are units (no words, no text hashes).
 UNITS_READ = f"{RESTRICTED}/codes/units_read.tsv"
 CODES_TABLES = [f"results/codes/{n}" for n in ("codings.tsv", "codebook.tsv", "themes.tsv", "coverage.tsv")]
-SETTLED_FILES.update(CODES_TABLES + [TURNS_READ, UNITS_READ])
 
 
 checkpoint codes:
@@ -111,8 +110,7 @@ checkpoint codes:
         waves=DESIGN["transcript_waves"],
         # how coders' tools record a coding's valence besides the TSV column (qualflow.valence)
         valence=config.get("valence", {}),
-        settle=CODES_TABLES + [TURNS_READ, UNITS_READ],
-        settled=SETTLED,
+        **settling(CODES_TABLES + [TURNS_READ, UNITS_READ]),
     priority: PRIORITY["codes"]
     log:
         "logs/codes.log",

@@ -132,8 +132,8 @@ def codes_parts(name):
 # Settled copies (docs/DESIGN.md, "What re-runs"). Snakemake decides before a run which jobs run, and a
 # job downstream of one that runs always runs, even when that job rewrites the same bytes (a one-word
 # edit re-writes the theme matrix unchanged, and the figures were redrawn). So the study-wide jobs whose
-# outputs an edit rarely changes are checkpoints (themes, agreement, translation_summary): each copies
-# the outputs its readers read to restricted/settled/<path> where the bytes changed
+# outputs an edit rarely changes are checkpoints (codes, themes, agreement, translation_summary): each
+# copies the outputs its readers read to restricted/settled/<path> where the bytes changed
 # (qualflow.runner.settle_copies), and a reader takes them through `after_checkpoints`, which Snakemake
 # evaluates again when the checkpoint finishes: a reader whose copies are older than its outputs is
 # skipped, with its leak scan. A dry run (-n) cannot know the bytes yet and lists the readers too.
@@ -144,6 +144,13 @@ SETTLED_FILES = set()
 
 def settled(path):
     return f"{SETTLED}/{path}"
+
+
+def settling(files):
+    """A checkpoint's params for settling ``files`` (qualflow.runner.run's ``settle``), which
+    after_checkpoints then reads as their copies."""
+    SETTLED_FILES.update(files)
+    return dict(settle=list(files), settled=SETTLED)
 
 
 def after_checkpoints(names, files, copies=True):

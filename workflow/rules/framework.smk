@@ -30,10 +30,10 @@ AFTER_CHECKPOINTS["framework_matrix"] = ["codes"]
 
 rule framework_matrix:
     input:
-        codings=after_checkpoints(["codes"], "results/codes/codings.tsv"),
-        coverage=after_checkpoints(["codes"], "results/codes/coverage.tsv"),
+        codings=after_checkpoints(AFTER_CHECKPOINTS["framework_matrix"], "results/codes/codings.tsv"),
+        coverage=after_checkpoints(AFTER_CHECKPOINTS["framework_matrix"], "results/codes/coverage.tsv"),
         # what this job reads of the turn tables (params), for Snakemake's decision (codes.smk)
-        turns_read=after_checkpoints(["codes"], TURNS_READ),
+        turns_read=after_checkpoints(AFTER_CHECKPOINTS["framework_matrix"], TURNS_READ),
         assignments=[ASSIGNMENTS] if ASSIGNMENTS else [],
         sites=config["sites"],
         roster=config["roster"],

@@ -25,6 +25,8 @@ GATE_DECISIONS = [f for f in [config.get("gate_decisions", "")] if f and Path(f)
 for _part, _files in GATE_PARTS.items():
     _rule = _part.split("/", 1)[1]
     _after = AFTER_CHECKPOINTS.get(_rule, [])
+    _PART_PRIORITY = (PRIORITY["translation"] if _rule == "translation_summary"
+                      else PRIORITY["study"] if _part.startswith("rules/") else 0)
 
     rule:
         name:
@@ -44,7 +46,7 @@ for _part, _files in GATE_PARTS.items():
             english=EN,
         # a study-wide rule's scan as soon as it can (it waits with a study's worth of files); a
         # site's scan in Snakemake's order (largest inputs first)
-        priority: PRIORITY["translation"] if _rule == "translation_summary" else PRIORITY["study"] if _part.startswith("rules/") else 0
+        priority: _PART_PRIORITY
         log:
             f"logs/leak_check/{_part}.log",
         conda:

@@ -12,9 +12,8 @@ with open(config.get("codebook", "config/codebook.yaml"), encoding="utf-8-sig") 
     THEME_IDS = [str(t["id"]) for t in (_yaml.safe_load(_fh) or {}).get("themes") or []]
 THEMES_CFG = config.get("themes", {})
 QUOTE_PAGES = [f"results/themes/quotes/{site}/{theme}.md" for site in SITES for theme in THEME_IDS]
-THEMES_TABLES = ["results/themes/theme_matrix.tsv", "results/themes/transcripts.tsv", "results/themes/summary.md",
-                 "results/themes/quotes/index.md"]
-SETTLED_FILES.update(QUOTE_PAGES + THEMES_TABLES)
+THEMES_TABLES = ["results/themes/theme_matrix.tsv", "results/themes/transcripts.tsv",
+                 "results/themes/summary.md", "results/themes/quotes/index.md"]
 
 
 # A checkpoint (common.smk, "Settled copies"), and a reader of the codes stage's settled copies: an edit
@@ -25,11 +24,11 @@ AFTER_CHECKPOINTS["themes"] = ["codes"]
 
 checkpoint themes:
     input:
-        codings=after_checkpoints(["codes"], "results/codes/codings.tsv"),
-        coverage=after_checkpoints(["codes"], "results/codes/coverage.tsv"),
-        themes=after_checkpoints(["codes"], "results/codes/themes.tsv"),
+        codings=after_checkpoints(AFTER_CHECKPOINTS["themes"], "results/codes/codings.tsv"),
+        coverage=after_checkpoints(AFTER_CHECKPOINTS["themes"], "results/codes/coverage.tsv"),
+        themes=after_checkpoints(AFTER_CHECKPOINTS["themes"], "results/codes/themes.tsv"),
         # what this job reads of the turn tables (params), for Snakemake's decision (codes.smk)
-        turns_read=after_checkpoints(["codes"], TURNS_READ),
+        turns_read=after_checkpoints(AFTER_CHECKPOINTS["themes"], TURNS_READ),
         assignments=[ASSIGNMENTS] if ASSIGNMENTS else [],
         sites=config["sites"],
         roster=config["roster"],
@@ -50,8 +49,7 @@ checkpoint themes:
         quote_min_chars=THEMES_CFG.get("quote_min_chars", 40),
         count_mode=THEMES_CFG.get("count", "primary"),
         design=DESIGN,
-        settle=QUOTE_PAGES + THEMES_TABLES,
-        settled=SETTLED,
+        **settling(QUOTE_PAGES + THEMES_TABLES),
     priority: PRIORITY["study"]
     log:
         "logs/themes.log",

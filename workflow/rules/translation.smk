@@ -48,7 +48,6 @@ for _site in TRANSLATION_SITES:
 # A checkpoint (common.smk, "Settled copies"), for the report pages, which read its site x flag-kind
 # table: an edit of one site's words re-runs this job (the review pages show the text) but rarely
 # changes the table.
-SETTLED_FILES.add("results/translation/flags_by_site.tsv")
 
 
 checkpoint translation_summary:
@@ -95,8 +94,7 @@ checkpoint translation_summary:
         english=EN,
         pairs_per_page=REVIEW_PAIRS_PER_PAGE,
         title=f"Translation check — {config.get('study', '')}",
-        settle=["results/translation/flags_by_site.tsv"],
-        settled=SETTLED,
+        **settling(["results/translation/flags_by_site.tsv"]),
     priority: PRIORITY["translation"]
     log:
         "logs/translation/summary.log",
